@@ -1,0 +1,90 @@
+"""The admin site and the base class every tenant-owned model's admin derives from.
+
+The base class holds no rules of its own: it asks accounts.roles for every permission and every
+queryset, so the admin shows a user exactly what their roles allow and answers 404 for the rest.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_permission_codename
+from django.db import models
+from django.http import Http404, HttpRequest
+
+from accounts import roles
+from accounts.models import Organization
+
+
+class StaffAuthenticationForm(AdminAuthenticationForm):
+    """Lets in staff of any organization (not Django's is_staff flag, which we do not use)."""
+
+    def confirm_login_allowed(self, user) -> None:
+        if not roles.can_access_admin(user):
+            raise forms.ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+class PlatformAdminSite(admin.AdminSite):
+    site_header = "Booking platform"
+    site_title = "Booking platform staff"
+    index_title = "Your organizations"
+    login_form = StaffAuthenticationForm
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return roles.can_access_admin(request.user)
+
+
+class TenantModelAdmin(admin.ModelAdmin):
+    """Admin for a tenant-owned model: permissions and rows come from accounts.roles."""
+
+    def _perm(self, action: str, model: type[models.Model] | None = None) -> str:
+        opts = (model or self.model)._meta
+        return f"{opts.app_label}.{get_permission_codename(action, opts)}"
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(self._perm("view"), obj) or self.has_change_permission(
+            request, obj
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.has_perm(self._perm("add"))
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(self._perm("change"), obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(self._perm("delete"), obj)
+
+    def get_queryset(self, request):
+        return roles.permitted(request.user, self._perm("view"), super().get_queryset(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        # Another tenant's object, or one outside the user's locations, is as absent as a missing
+        # one: 404, rather than Django's redirect that would confirm nothing either way.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with this id.")
+        return obj
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and "organization" not in readonly:
+            readonly += ("organization",)  # rows never move between tenants
+        return readonly
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs["queryset"] = self._choices(db_field, request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["queryset"] = self._choices(db_field, request)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _choices(self, db_field, request) -> models.QuerySet:
+        """Offer only related rows the user may see; organizations only where they may add here."""
+        related = db_field.remote_field.model
+        perm = self._perm("add") if related is Organization else self._perm("view", related)
+        return roles.permitted(request.user, perm, related._default_manager.all())

@@ -1,0 +1,230 @@
+"""Users, the tenants (organizations) and the people who belong to them.
+
+Every tenant-owned model derives from TenantModel: it carries its organization directly and its
+default manager is scoped (accounts/tenancy.py), so a query outside a tenant scope raises.
+"""
+
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django_scopes import ScopedManager
+from phonenumber_field.modelfields import PhoneNumberField
+from timezone_field import TimeZoneField
+
+
+class LowercaseEmailField(models.EmailField):
+    """An email stored and looked up in lower case, so uniqueness is case-insensitive."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.lower() if isinstance(value, str) else value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return value.lower() if isinstance(value, str) else value
+
+
+def lowercase_email_constraint(model_name: str) -> models.CheckConstraint:
+    """The database's guarantee that no write path stored a mixed-case email."""
+    return models.CheckConstraint(
+        condition=models.Q(email=Lower("email")), name=f"{model_name}_email_lowercase"
+    )
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)  # None sets an unusable password: an invited user
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **fields)
+
+    def get_by_natural_key(self, username: str) -> "User":
+        return self.get(email=username.lower())
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in with an email address. Roles come from memberships, not from here."""
+
+    email = LowercaseEmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+
+    class Meta:
+        constraints = [lowercase_email_constraint("user")]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class Currency(models.TextChoices):
+    EUR = "EUR", "Euro"
+    USD = "USD", "US dollar"
+    GBP = "GBP", "Pound sterling"
+    SEK = "SEK", "Swedish krona"
+    NOK = "NOK", "Norwegian krone"
+    DKK = "DKK", "Danish krone"
+    CHF = "CHF", "Swiss franc"
+    PLN = "PLN", "Polish złoty"
+    CZK = "CZK", "Czech koruna"
+    CAD = "CAD", "Canadian dollar"
+    AUD = "AUD", "Australian dollar"
+
+
+# First path segments the platform itself uses; an organization's booking pages live at /<slug>/.
+RESERVED_SLUGS = frozenset({"admin", "api", "metrics", "static", "media", "health", "accounts"})
+
+
+def validate_slug_not_reserved(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError(f"“{value}” is used by the platform itself; choose another slug.")
+
+
+class Organization(models.Model):
+    """The tenant: a business taking bookings on the platform."""
+
+    slug = models.SlugField(unique=True, validators=[validate_slug_not_reserved])
+    name = models.CharField(max_length=200)
+    time_zone = TimeZoneField(default="UTC", help_text="Default for new locations.")
+    currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.EUR)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = PhoneNumberField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantModel(models.Model):
+    """A row owned by one organization, reachable only inside that organization's scope."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="%(class)ss"
+    )
+
+    objects = ScopedManager(organization="organization")
+
+    # Path from this model to the Location it belongs to, for roles limited to some locations
+    # (accounts/roles.py); None for rows that belong to the whole organization.
+    tenant_location_path: ClassVar[str | None] = None
+
+    class Meta:
+        abstract = True
+
+
+class Location(TenantModel):
+    """A place where an organization serves customers, with its own time zone."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField()
+    street_address = models.CharField(max_length=200)
+    postal_code = models.CharField(max_length=20)
+    city = models.CharField(max_length=100)
+    country = models.CharField(
+        max_length=2,
+        validators=[RegexValidator(r"^[A-Z]{2}$", "Use the ISO 3166 two-letter country code.")],
+    )
+    time_zone = TimeZoneField()
+    phone = PhoneNumberField(blank=True)
+
+    tenant_location_path = "pk"
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"], name="location_slug_unique_per_organization"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    """A member's role in one organization. What each role may do lives in accounts/roles.py."""
+
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Location manager"
+    STAFF = "staff", "Staff member"
+
+
+class Membership(TenantModel):
+    """A user working for an organization in one role, optionally limited to some locations."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    locations = models.ManyToManyField(
+        Location,
+        blank=True,
+        related_name="+",
+        help_text="Leave empty for all of the organization's locations.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "user__email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"], name="one_membership_per_user_and_organization"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}, {self.get_role_display()} at {self.organization}"
+
+
+class Customer(TenantModel):
+    """Someone who books with an organization; an account is optional (guests book by email)."""
+
+    full_name = models.CharField(max_length=200)
+    email = LowercaseEmailField()
+    phone = PhoneNumberField(blank=True)
+    user = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customer_profiles",
+        help_text="The account this customer signs in with, if they have one.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "full_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                name="one_customer_per_email_and_organization",
+                violation_error_message="This organization already has a customer with this email.",
+            ),
+            lowercase_email_constraint("customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"

@@ -1,0 +1,97 @@
+"""The tenant wall: every query on a tenant-owned model runs inside an organization scope.
+
+Tenant-owned models (accounts.models.TenantModel) use django-scopes' ScopedManager, whose
+querysets raise ScopeError unless a scope is active. Scopes are entered in exactly three places:
+
+* TenantScopeMiddleware, once per request: the organization named in the URL for pages and API
+  (`organization_slug`), or, in the admin, the organizations the signed-in user belongs to;
+* OrganizationTask, for Celery tasks, from their `organization_id` argument;
+* code that must look across tenants on purpose (platform-wide commands, the roles module's own
+  membership lookup), with an explicit `scopes_disabled()` that a reviewer can see.
+
+Any other query on tenant data fails loudly instead of leaking another tenant's rows.
+"""
+
+from contextlib import AbstractContextManager
+
+import celery
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django_scopes import scope, scopes_disabled
+from django_scopes.manager import DisabledQuerySet
+
+from accounts.models import Organization
+from accounts.roles import grants_of
+
+ORGANIZATION_URL_KWARG = "organization_slug"
+
+
+def organization_scope(organization: Organization | int) -> AbstractContextManager:
+    """The scope of one organization's data."""
+    return scope(organization=organization)
+
+
+def member_scope(user) -> AbstractContextManager:
+    """The scope of everything a user may work on: all tenants for a platform admin, otherwise
+    the organizations they are a member of (none at all for anyone else)."""
+    if user.is_active and user.is_superuser:
+        return scopes_disabled()
+    return scope(organization=sorted(grants_of(user)))
+
+
+class TenantScopeMiddleware:
+    """Resolves the tenant once per request and runs the view inside its scope."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+
+        slug = match.kwargs.get(ORGANIZATION_URL_KWARG)
+        if slug is not None:
+            organization = Organization.objects.filter(slug=slug).first()
+            if organization is None:
+                raise Http404("No such organization.")
+            request.organization = organization
+            with organization_scope(organization):
+                return self.get_response(request)
+
+        if match.app_name == "admin":
+            with member_scope(request.user):
+                return self.get_response(request)
+
+        return self.get_response(request)
+
+
+class OrganizationTask(celery.Task):
+    """Base for tasks on one organization's data: the body runs in that organization's scope.
+
+    The task must take `organization_id` as a keyword argument; scopes do not cross the broker,
+    so the worker re-enters the scope from it.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        if "organization_id" not in kwargs:
+            raise TypeError(f"{self.name} must be called with organization_id=...")
+        with organization_scope(kwargs["organization_id"]):
+            return super().__call__(*args, **kwargs)
+
+
+class ScopedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A choice field for a tenant-owned model on a form class built at import time.
+
+    Django evaluates a ModelForm's querysets when the class is created, outside any scope; this
+    field starts empty there and keeps the queryset it is given later (the admin's, per request).
+    """
+
+    def __init__(self, queryset, **kwargs):
+        if isinstance(queryset, DisabledQuerySet):
+            queryset = queryset.none()
+        super().__init__(queryset, **kwargs)

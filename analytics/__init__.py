@@ -1,0 +1,1 @@
+"""Reporting from materialized views (the analytics issue)."""

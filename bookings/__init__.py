@@ -1,0 +1,1 @@
+"""Services, opening hours, availability and bookings (the booking engine issue)."""

@@ -1,0 +1,15 @@
+"""Production: secrets have no default, so a missing one stops the process at start-up."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import database_from_environment, env
+
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+DEBUG = False
+DATABASES = {"default": database_from_environment(embedded_fallback=False)}
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+SECURE_CONTENT_TYPE_NOSNIFF = True

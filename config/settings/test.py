@@ -1,0 +1,9 @@
+"""The test suite: `make test`."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import database_from_environment
+
+DATABASES = {"default": database_from_environment(embedded_fallback=True)}
+# Hashing strength is not under test; a fast hasher keeps the suite quick.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

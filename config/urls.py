@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as accounts_views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("django_prometheus.urls")),  # /metrics
+    path("", accounts_views.platform_home, name="platform-home"),
+    # Everything below /<organization_slug>/ runs in that organization's scope (accounts.tenancy).
+    path("<slug:organization_slug>/", accounts_views.organization_home, name="organization-home"),
+]

@@ -1,0 +1,1 @@
+"""Bookable resources: wash bays, cars, staff members' time (the booking engine issue)."""

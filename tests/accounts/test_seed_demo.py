@@ -1,0 +1,35 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_scopes import scopes_disabled
+
+from accounts.models import Customer, Location, Membership, Organization, Role, User
+
+
+def counts() -> dict[str, int]:
+    with scopes_disabled():
+        return {
+            model.__name__: model.objects.count()
+            for model in (Organization, Location, Membership, Customer, User)
+        }
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_three_kinds_of_business_and_is_idempotent():
+    output = StringIO()
+    call_command("seed_demo", stdout=output)
+    first = counts()
+    call_command("seed_demo", stdout=StringIO())
+
+    assert counts() == first
+    assert first["Organization"] == 3
+    with scopes_disabled():
+        locations = {o.slug: o.locations.count() for o in Organization.objects.all()}
+        assert sorted(locations.values()) == [1, 2, 2]
+        for organization in Organization.objects.all():
+            roles = set(organization.memberships.values_list("role", flat=True))
+            assert roles == set(Role.values)
+            assert organization.customers.filter(user__isnull=False).exists()
+    assert User.objects.filter(is_superuser=True).count() == 1
+    assert "demo-pass-2026" in output.getvalue()

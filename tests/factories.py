@@ -1,0 +1,83 @@
+"""Factories whose sub-factories keep related rows inside one organization."""
+
+import factory
+from django_scopes import scopes_disabled
+
+from accounts.models import Customer, Location, Membership, Organization, Role, User
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    """Test set-up writes across tenants on purpose, so it runs with scopes disabled."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with scopes_disabled():
+            return super()._create(model_class, *args, **kwargs)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", "password")
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save(update_fields=["password"])
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    time_zone = "Europe/Helsinki"
+    currency = "EUR"
+
+
+class LocationFactory(TenantFactory):
+    class Meta:
+        model = Location
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Location {n}")
+    slug = factory.Sequence(lambda n: f"location-{n}")
+    street_address = "Mannerheimintie 1"
+    postal_code = "00100"
+    city = "Helsinki"
+    country = "FI"
+    time_zone = factory.SelfAttribute("organization.time_zone")
+
+
+class MembershipFactory(TenantFactory):
+    class Meta:
+        model = Membership
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.STAFF
+
+    @factory.post_generation
+    def locations(obj, create, extracted, **kwargs):
+        if create and extracted:
+            with scopes_disabled():
+                obj.locations.set(extracted)
+
+
+class CustomerFactory(TenantFactory):
+    class Meta:
+        model = Customer
+
+    organization = factory.SubFactory(OrganizationFactory)
+    full_name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    phone = "+358401234567"
