@@ -4,6 +4,7 @@ Every tenant-owned model derives from TenantModel: it carries its organization d
 default manager is scoped (accounts/tenancy.py), so a query outside a tenant scope raises.
 """
 
+from datetime import timedelta
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -111,6 +112,10 @@ class Organization(models.Model):
     currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.EUR)
     contact_email = models.EmailField(blank=True)
     contact_phone = PhoneNumberField(blank=True)
+    cancellation_cutoff = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="Customers may cancel or reschedule until this long before the start.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -132,6 +137,9 @@ class TenantModel(models.Model):
     # Path from this model to the Location it belongs to, for roles limited to some locations
     # (accounts/roles.py); None for rows that belong to the whole organization.
     tenant_location_path: ClassVar[str | None] = None
+    # Path to the User whose own rows these are, for grants limited to one's own rows (a staff
+    # member's own schedule); None where rows belong to no one in particular.
+    tenant_owner_path: ClassVar[str | None] = None
 
     class Meta:
         abstract = True

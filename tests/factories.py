@@ -1,5 +1,8 @@
 """Factories whose sub-factories keep related rows inside one organization."""
 
+from datetime import time
+from decimal import Decimal
+
 import factory
 from django_scopes import scopes_disabled
 
@@ -81,3 +84,69 @@ class CustomerFactory(TenantFactory):
     full_name = factory.Faker("name")
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
     phone = "+358401234567"
+
+
+class ResourceFactory(TenantFactory):
+    class Meta:
+        model = "fleet.Resource"
+
+    location = factory.SubFactory(LocationFactory)
+    organization = factory.SelfAttribute("location.organization")
+    kind = "bay"
+    name = factory.Sequence(lambda n: f"Bay {n}")
+
+
+class CarFactory(TenantFactory):
+    class Meta:
+        model = "fleet.Car"
+
+    resource = factory.SubFactory(
+        ResourceFactory, kind="car", name=factory.Sequence(lambda n: f"Car {n}")
+    )
+    organization = factory.SelfAttribute("resource.organization")
+    make = "Volvo"
+    model = "V60"
+    year = 2024
+    daily_rate = Decimal("80.00")
+    features = factory.LazyFunction(lambda: ["gps", "bluetooth"])
+    seats = 5
+    transmission = "automatic"
+
+
+class ServiceFactory(TenantFactory):
+    class Meta:
+        model = "bookings.Service"
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Service {n}")
+    kind = "appointment"
+    duration_minutes = 60
+    price = Decimal("30.00")
+    minimum_notice_minutes = 0
+    maximum_advance_days = 3650
+    slot_granularity_minutes = 60
+
+    @factory.post_generation
+    def resources(obj, create, extracted, **kwargs):
+        if create and extracted:
+            with scopes_disabled():
+                obj.resources.set(extracted)
+
+
+class OpeningHoursFactory(TenantFactory):
+    class Meta:
+        model = "bookings.OpeningHours"
+
+    location = factory.SubFactory(LocationFactory)
+    organization = factory.SelfAttribute("location.organization")
+    weekday = 0
+    opens_at = time(9)
+    closes_at = time(17)
+
+
+def open_every_day(location, opens_at=time(9), closes_at=time(17)) -> None:
+    for weekday in range(7):
+        OpeningHoursFactory(
+            location=location, weekday=weekday, opens_at=opens_at, closes_at=closes_at
+        )

@@ -75,7 +75,12 @@ def admin_url(model: str, page: str, obj=None) -> str:
 # A valid change form for each model, and the field whose new value shows the save happened.
 def change_form(obj) -> tuple[dict, str, str]:
     if isinstance(obj, Organization):
-        data = {"name": "Renamed", "time_zone": "Europe/Helsinki", "currency": "EUR"}
+        data = {
+            "name": "Renamed",
+            "time_zone": "Europe/Helsinki",
+            "currency": "EUR",
+            "cancellation_cutoff": "24:00:00",
+        }
         return data, "name", "Renamed"
     if isinstance(obj, Location):
         data = {

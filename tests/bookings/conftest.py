@@ -1,0 +1,57 @@
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.core.cache import cache
+
+from tests.factories import (
+    CustomerFactory,
+    LocationFactory,
+    OrganizationFactory,
+    ResourceFactory,
+    ServiceFactory,
+    open_every_day,
+)
+
+# Tests book in January 2030; the clock is set to a month before, so that "too soon" and
+# "too far ahead" are decided against a known now whatever the day the suite runs.
+NOW = datetime(2029, 12, 7, 12, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fixed_now():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+class CarWash:
+    """A Helsinki car wash: two bays, open 09-17 every day, a one-hour wash on the hour."""
+
+    def __init__(self) -> None:
+        self.organization = OrganizationFactory(
+            name="Wash", slug="wash", time_zone="Europe/Helsinki"
+        )
+        self.location = LocationFactory(organization=self.organization, time_zone="Europe/Helsinki")
+        open_every_day(self.location)
+        self.bay1 = ResourceFactory(location=self.location, name="Bay 1")
+        self.bay2 = ResourceFactory(location=self.location, name="Bay 2")
+        self.service = ServiceFactory(
+            organization=self.organization, name="Wash", resources=[self.bay1, self.bay2]
+        )
+        self.customer = CustomerFactory(organization=self.organization)
+
+
+@pytest.fixture
+def wash(db) -> CarWash:
+    return CarWash()
+
+
+# A Monday far enough ahead that notice rules never interfere unless a test sets `now`.
+MONDAY = datetime(2030, 1, 7, tzinfo=UTC).date()

@@ -1,0 +1,123 @@
+"""No double booking, guaranteed by PostgreSQL: real concurrent transactions race for one slot."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django_scopes import scope, scopes_disabled
+
+from bookings.errors import SlotUnavailable
+from bookings.models import Booking, BookingSource, Occupancy
+from bookings.services import booking_create
+from tests.bookings.conftest import CarWash
+
+EIGHT = datetime(2030, 1, 7, 8, tzinfo=UTC)
+
+
+def race(wash: CarWash, contenders: int, **kwargs) -> list[object]:
+    """Start `contenders` bookings at the same instant, each on its own connection."""
+    barrier = threading.Barrier(contenders)
+    results: list[object] = []
+
+    def contender() -> None:
+        try:
+            with scope(organization=wash.organization):
+                barrier.wait()
+                results.append(
+                    booking_create(
+                        actor=None,
+                        source=BookingSource.API,
+                        service=wash.service,
+                        location=wash.location,
+                        customer=wash.customer,
+                        starts_at=EIGHT,
+                        **kwargs,
+                    )
+                )
+        except SlotUnavailable as error:
+            results.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=contender) for _ in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.fixture
+def racing_wash(transactional_db, fixed_now) -> CarWash:
+    return CarWash()
+
+
+def test_racing_for_one_chosen_bay_ends_with_one_booking(racing_wash):
+    results = race(racing_wash, 8, resource=racing_wash.bay1)
+    assert sum(isinstance(r, Booking) for r in results) == 1
+    assert sum(isinstance(r, SlotUnavailable) for r in results) == 7
+    with scopes_disabled():
+        assert Booking.objects.count() == 1 == Occupancy.objects.count()
+
+
+def test_racing_for_any_bay_fills_each_bay_once(racing_wash):
+    results = race(racing_wash, 6)
+    booked = [r for r in results if isinstance(r, Booking)]
+    assert sorted(b.resource_id for b in booked) == [racing_wash.bay1.pk, racing_wash.bay2.pk]
+    assert sum(isinstance(r, SlotUnavailable) for r in results) == 4
+
+
+@pytest.mark.django_db
+def test_the_constraint_itself_refuses_overlaps_written_around_the_services(wash):
+    # given one occupancy on bay 1, written straight to the table
+    with scopes_disabled():
+        booking = Booking.objects.create(
+            organization=wash.organization,
+            location=wash.location,
+            customer=wash.customer,
+            service=wash.service,
+            resource=wash.bay1,
+            starts_at=EIGHT,
+            ends_at=EIGHT + timedelta(hours=1),
+            total_price=0,
+            currency="EUR",
+            code="AAAA2222",
+            source=BookingSource.STAFF,
+        )
+        Occupancy.objects.create(
+            organization=wash.organization,
+            resource=wash.bay1,
+            starts_at=EIGHT,
+            ends_at=EIGHT + timedelta(hours=1),
+            booking=booking,
+        )
+
+        def occupy(resource, start, end):
+            other = Booking.objects.create(
+                organization=wash.organization,
+                location=wash.location,
+                customer=wash.customer,
+                service=wash.service,
+                resource=resource,
+                starts_at=start,
+                ends_at=end,
+                total_price=0,
+                currency="EUR",
+                code=f"C{Booking.objects.count()}",
+                source=BookingSource.STAFF,
+            )
+            Occupancy.objects.create(
+                organization=wash.organization,
+                resource=resource,
+                starts_at=start,
+                ends_at=end,
+                booking=other,
+            )
+
+        # then an overlap on the same bay is refused by PostgreSQL
+        with pytest.raises(IntegrityError), transaction.atomic():
+            occupy(wash.bay1, EIGHT + timedelta(minutes=59), EIGHT + timedelta(hours=2))
+        # while touching periods and other bays are fine
+        occupy(wash.bay1, EIGHT + timedelta(hours=1), EIGHT + timedelta(hours=2))
+        occupy(wash.bay2, EIGHT, EIGHT + timedelta(hours=1))
