@@ -53,10 +53,10 @@ lock: install-dev
 
 # A Celery worker and beat against CELERY_BROKER_URL (see README).
 worker: install
-	$(BIN)/celery -A config worker --loglevel=INFO
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config worker --loglevel=INFO
 
 beat: install
-	$(BIN)/celery -A config beat --loglevel=INFO
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config beat --loglevel=INFO
 
 # Stop the embedded PostgreSQL and delete its data.
 clean-db: install

@@ -1,11 +1,18 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Count
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Prefetch
 
-from accounts.admin_site import TenantModelAdmin
+from accounts import roles
+from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, view_permission
 from accounts.models import Customer, Location, Membership, Organization, User
-from accounts.services import membership_validate, user_get_or_invite
+from accounts.services import (
+    membership_create,
+    membership_exists,
+    membership_is_last_owner,
+    membership_validate,
+)
 from accounts.tenancy import ScopedModelMultipleChoiceField
 
 
@@ -55,7 +62,7 @@ class OrganizationAdmin(TenantModelAdmin):
 @admin.register(Location)
 class LocationAdmin(TenantModelAdmin):
     list_display = ["name", "organization", "city", "country", "time_zone"]
-    list_filter = [("organization", admin.RelatedOnlyFieldListFilter), "country"]
+    list_filter = [("organization", PermittedRelatedListFilter), "country"]
     search_fields = ["name", "city", "street_address", "postal_code"]
     list_select_related = ["organization"]
     prepopulated_fields = {"slug": ["name"]}
@@ -68,11 +75,13 @@ class LocationAdmin(TenantModelAdmin):
 class MembershipInviteForm(forms.ModelForm):
     """Adds a member by email: owners never browse the platform's user list."""
 
-    email = forms.EmailField(help_text="An account is created for this address if it has none.")
+    email = forms.EmailField(
+        help_text="An account is created, and an invitation sent, for an address that has none."
+    )
 
     class Meta:
         model = Membership
-        fields = ["organization", "email", "role", "locations"]
+        fields = ["organization", "email", "role", "limited_to_locations", "locations"]
         # Built at import time, outside any scope; the admin gives the queryset per request.
         field_classes = {"locations": ScopedModelMultipleChoiceField}
 
@@ -82,10 +91,13 @@ class MembershipInviteForm(forms.ModelForm):
         if organization is None or "role" not in cleaned:
             return cleaned
         membership_validate(
-            organization=organization, role=cleaned["role"], locations=cleaned.get("locations", [])
+            organization=organization,
+            role=cleaned["role"],
+            limited_to_locations=cleaned.get("limited_to_locations", False),
+            locations=cleaned.get("locations", []),
         )
-        email = cleaned.get("email", "").lower()
-        if Membership.objects.filter(organization=organization, user__email=email).exists():
+        email = cleaned.get("email", "")
+        if email and membership_exists(organization=organization, email=email):
             self.add_error("email", f"{email} is already a member of {organization}.")
         return cleaned
 
@@ -93,7 +105,7 @@ class MembershipInviteForm(forms.ModelForm):
 class MembershipForm(forms.ModelForm):
     class Meta:
         model = Membership
-        fields = ["role", "locations"]
+        fields = ["role", "limited_to_locations", "locations"]
         field_classes = {"locations": ScopedModelMultipleChoiceField}
 
     def clean(self):
@@ -102,7 +114,9 @@ class MembershipForm(forms.ModelForm):
             membership_validate(
                 organization=self.instance.organization,
                 role=cleaned["role"],
+                limited_to_locations=cleaned.get("limited_to_locations", False),
                 locations=cleaned.get("locations", []),
+                membership=self.instance,
             )
         return cleaned
 
@@ -111,9 +125,9 @@ class MembershipForm(forms.ModelForm):
 class MembershipAdmin(TenantModelAdmin):
     list_display = ["user", "organization", "role", "location_names", "created_at"]
     list_filter = [
-        ("organization", admin.RelatedOnlyFieldListFilter),
+        ("organization", PermittedRelatedListFilter),
         "role",
-        ("locations", admin.RelatedOnlyFieldListFilter),
+        ("locations", PermittedRelatedListFilter),
     ]
     search_fields = ["user__email", "user__full_name"]
     list_select_related = ["user", "organization"]
@@ -121,33 +135,54 @@ class MembershipAdmin(TenantModelAdmin):
     readonly_fields = ["user"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("locations")
+        # Show only the locations the viewer may know of in "Works at".
+        visible = roles.permitted(request.user, view_permission(Location), Location.objects.all())
+        return super().get_queryset(request).prefetch_related(Prefetch("locations", visible))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = MembershipForm if obj is not None else MembershipInviteForm
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return (
-            ["user", "organization", "role", "locations"]
-            if obj
-            else list(MembershipInviteForm.Meta.fields)
-        )
+        if obj is None:
+            return list(MembershipInviteForm.Meta.fields)
+        return ["user", "organization", *MembershipForm.Meta.fields]
 
     def save_model(self, request, obj: Membership, form, change: bool) -> None:
-        if not change:
-            obj.user = user_get_or_invite(email=form.cleaned_data["email"])
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new member goes through the service (validation, invitation); the admin then
+        # carries on with the saved row as if it had saved it itself.
+        try:
+            created = membership_create(
+                organization=form.cleaned_data["organization"],
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                limited_to_locations=form.cleaned_data["limited_to_locations"],
+                locations=form.cleaned_data["locations"],
+                invite_url_base=request.build_absolute_uri("/")[:-1],
+            )
+        except ValidationError as error:  # raced with another add since the form was checked
+            raise PermissionDenied(error.messages) from error
+        obj.pk, obj.user, obj._state.adding = created.pk, created.user, False
 
-    @admin.display(description="Limited to")
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and membership_is_last_owner(obj):
+            return False  # an organization keeps at least one owner
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="Works at")
     def location_names(self, obj: Membership) -> str:
-        return ", ".join(location.name for location in obj.locations.all()) or "All locations"
+        if not obj.limited_to_locations:
+            return "All locations"
+        return ", ".join(location.name for location in obj.locations.all())
 
 
 @admin.register(Customer)
 class CustomerAdmin(TenantModelAdmin):
     list_display = ["full_name", "email", "phone", "organization", "has_account", "created_at"]
-    list_filter = [("organization", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_filter = [("organization", PermittedRelatedListFilter), "created_at"]
     search_fields = ["full_name", "email", "phone"]
     list_select_related = ["organization"]
     readonly_fields = ["user", "created_at"]

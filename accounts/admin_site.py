@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_permission_codename
 from django.db import models
+from django.db.models import Q
 from django.http import Http404, HttpRequest
 
 from accounts import roles
@@ -35,6 +36,27 @@ class PlatformAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return roles.can_access_admin(request.user)
+
+
+def view_permission(model: type[models.Model]) -> str:
+    return f"{model._meta.app_label}.{get_permission_codename('view', model._meta)}"
+
+
+class PermittedRelatedListFilter(admin.RelatedOnlyFieldListFilter):
+    """Offers the related rows that appear in the list and that the user may see themselves
+    (a colleague may also work at a location the user is not allowed to know about)."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.related_model
+        in_list = model_admin.get_queryset(request).values_list(f"{self.field_path}__pk")
+        visible = roles.permitted(
+            request.user, view_permission(related), related._default_manager.all()
+        ).values("pk")
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to=Q(pk__in=in_list) & Q(pk__in=visible),
+            ordering=self.field_admin_ordering(field, request, model_admin),
+        )
 
 
 class TenantModelAdmin(admin.ModelAdmin):
@@ -86,5 +108,5 @@ class TenantModelAdmin(admin.ModelAdmin):
     def _choices(self, db_field, request) -> models.QuerySet:
         """Offer only related rows the user may see; organizations only where they may add here."""
         related = db_field.remote_field.model
-        perm = self._perm("add") if related is Organization else self._perm("view", related)
+        perm = self._perm("add") if related is Organization else view_permission(related)
         return roles.permitted(request.user, perm, related._default_manager.all())

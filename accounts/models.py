@@ -29,6 +29,13 @@ class LowercaseEmailField(models.EmailField):
         value = super().get_prep_value(value)
         return value.lower() if isinstance(value, str) else value
 
+    def pre_save(self, model_instance, add):
+        value = super().pre_save(model_instance, add)
+        if isinstance(value, str) and value != value.lower():
+            value = value.lower()
+            setattr(model_instance, self.attname, value)  # the instance matches the row
+        return value
+
 
 def lowercase_email_constraint(model_name: str) -> models.CheckConstraint:
     """The database's guarantee that no write path stored a mixed-case email."""
@@ -144,6 +151,13 @@ class TenantModel(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def at_locations(cls, location_ids: frozenset[int]) -> models.Q | None:
+        """Rows a member limited to these locations may reach; None if rows have no location."""
+        if cls.tenant_location_path is None:
+            return None
+        return models.Q(**{f"{cls.tenant_location_path}__in": location_ids})
+
 
 class Location(TenantModel):
     """A place where an organization serves customers, with its own time zone."""
@@ -187,12 +201,12 @@ class Membership(TenantModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices)
-    locations = models.ManyToManyField(
-        Location,
-        blank=True,
-        related_name="+",
-        help_text="Leave empty for all of the organization's locations.",
+    # An explicit flag rather than "no locations means all": deleting the last location of a
+    # limited member must narrow what they see, never widen it to the whole organization.
+    limited_to_locations = models.BooleanField(
+        default=False, help_text="Work only at the locations chosen below."
     )
+    locations = models.ManyToManyField(Location, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -205,6 +219,15 @@ class Membership(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.user}, {self.get_role_display()} at {self.organization}"
+
+    @classmethod
+    def at_locations(cls, location_ids: frozenset[int]) -> models.Q:
+        """Colleagues at these locations: members of the whole organization, and members
+        limited to at least one of them (a subquery, so the many-to-many join adds no rows)."""
+        linked = cls.locations.through.objects.filter(location_id__in=location_ids)
+        return models.Q(limited_to_locations=False) | models.Q(
+            pk__in=linked.values("membership_id")
+        )
 
 
 class Customer(TenantModel):

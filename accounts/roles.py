@@ -1,16 +1,21 @@
 """What each role may do, in one place: the admin, the pages and the API all ask this module.
 
 Permissions use Django's own names ("accounts.change_location"), so `user.has_perm(perm, obj)`
-answers them through RolePermissionBackend, and querysets are narrowed with `permitted()`.
-A permission is granted to a role within one organization; a member limited to some locations
-gets it only for rows of those locations (models say how to reach theirs: tenant_location_path).
-Platform admins (superusers) pass every check through Django's own superuser rule.
+answers them through RoleBackend, and querysets are narrowed with `permitted()`; both build the
+same row condition (`_rows_condition`), so a list and a detail page can never disagree.
+
+A permission is granted to a role within one organization. It may be narrowed twice:
+- a member limited to some locations gets it only for rows of those locations (a model says
+  how to reach its location: TenantModel.at_locations);
+- some grants hold only for the member's own rows (OWN_ROWS_ONLY: a staff member's own
+  schedule; a model names the path to its owner in tenant_owner_path).
+Platform admins (active superusers) pass every check.
 """
 
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import ModelBackend
 from django.db import models
 from django.db.models import Q
 from django_scopes import scopes_disabled
@@ -42,17 +47,28 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
 }
 
+# Grants that hold only for the member's own rows (see TenantModel.tenant_owner_path).
+OWN_ROWS_ONLY: dict[str, frozenset[str]] = {
+    Role.OWNER: frozenset(),
+    Role.MANAGER: frozenset(),
+    Role.STAFF: frozenset(),
+}
+
 
 @dataclass(frozen=True)
 class Grant:
-    """A user's role in one organization, with the locations it is limited to (empty: all)."""
+    """A user's role in one organization; location_ids is None when not limited to locations."""
 
     organization_id: int
     role: str
-    location_ids: frozenset[int]
+    location_ids: frozenset[int] | None
 
     def allows(self, perm: str) -> bool:
         return perm in ROLE_PERMISSIONS[self.role]
+
+
+def is_platform_admin(user) -> bool:
+    return user.is_active and user.is_superuser
 
 
 def grants_of(user) -> dict[int, Grant]:
@@ -68,7 +84,9 @@ def grants_of(user) -> dict[int, Grant]:
                 m.organization_id: Grant(
                     organization_id=m.organization_id,
                     role=m.role,
-                    location_ids=frozenset(location.pk for location in m.locations.all()),
+                    location_ids=frozenset(location.pk for location in m.locations.all())
+                    if m.limited_to_locations
+                    else None,
                 )
                 for m in memberships
             }
@@ -78,21 +96,25 @@ def grants_of(user) -> dict[int, Grant]:
 
 def can_access_admin(user) -> bool:
     """Staff of any organization and platform admins work in the admin; customers do not."""
-    return user.is_active and (user.is_superuser or bool(grants_of(user)))
+    return is_platform_admin(user) or bool(grants_of(user))
 
 
-def _path_value(obj: models.Model, path: str):
-    """Follow a `a__b` lookup path on an instance; 'pk' is the object's own key."""
-    if path == "pk":
-        return obj.pk
-    *relations, last = path.split("__")
-    for name in relations:
-        obj = getattr(obj, name)
-    return getattr(obj, f"{last}_id")
+def _is_tenant_data(model: type[models.Model]) -> bool:
+    return model is Organization or issubclass(model, TenantModel)
 
 
-def _organization_path(model: type[models.Model]) -> str:
-    return "pk" if model is Organization else "organization"
+def _rows_condition(user, perm: str, model: type[models.Model], grant: Grant) -> Q:
+    """The rows of `model` in the grant's organization that the grant lets `user` reach."""
+    condition = Q(**{"pk" if model is Organization else "organization": grant.organization_id})
+    if model is Organization:
+        return condition
+    if grant.location_ids is not None:
+        at_locations = model.at_locations(grant.location_ids)
+        if at_locations is not None:
+            condition &= at_locations
+    if perm in OWN_ROWS_ONLY[grant.role] and model.tenant_owner_path:
+        condition &= Q(**{model.tenant_owner_path: user.pk})
+    return condition
 
 
 def has_role_permission(user, perm: str, obj: models.Model | None = None) -> bool:
@@ -100,13 +122,15 @@ def has_role_permission(user, perm: str, obj: models.Model | None = None) -> boo
     grants = grants_of(user)
     if obj is None:
         return any(grant.allows(perm) for grant in grants.values())
-    grant = grants.get(_path_value(obj, _organization_path(type(obj))))
+    model = type(obj)
+    if not _is_tenant_data(model):
+        return False  # roles grant nothing outside tenant data
+    grant = grants.get(obj.pk if model is Organization else obj.organization_id)
     if grant is None or not grant.allows(perm):
         return False
-    location_path = getattr(obj, "tenant_location_path", None)
-    if grant.location_ids and location_path:
-        return _path_value(obj, location_path) in grant.location_ids
-    return True
+    if grant.location_ids is None and perm not in OWN_ROWS_ONLY[grant.role]:
+        return True  # the whole organization: no need to ask the database
+    return model._base_manager.filter(_rows_condition(user, perm, model, grant), pk=obj.pk).exists()
 
 
 QuerySetT = TypeVar("QuerySetT", bound=models.QuerySet)
@@ -114,25 +138,30 @@ QuerySetT = TypeVar("QuerySetT", bound=models.QuerySet)
 
 def permitted(user, perm: str, queryset: QuerySetT) -> QuerySetT:
     """Narrow a queryset to the rows for which `user.has_perm(perm, row)` holds."""
-    if user.is_active and user.is_superuser:
+    if is_platform_admin(user):
         return queryset
     model = queryset.model
-    if model is not Organization and not issubclass(model, TenantModel):
-        return queryset.none()  # roles grant nothing outside tenant data
-    location_path = model.tenant_location_path if model is not Organization else None
+    if not _is_tenant_data(model):
+        return queryset.none()
     condition = Q(pk__in=[])
     for grant in grants_of(user).values():
-        if not grant.allows(perm):
-            continue
-        in_grant = Q(**{_organization_path(model): grant.organization_id})
-        if grant.location_ids and location_path:
-            in_grant &= Q(**{f"{location_path}__in": grant.location_ids})
-        condition |= in_grant
+        if grant.allows(perm):
+            condition |= _rows_condition(user, perm, model, grant)
     return queryset.filter(condition)
 
 
-class RolePermissionBackend(BaseBackend):
-    """Answers `user.has_perm()` from the user's role in the object's organization."""
+class RoleBackend(ModelBackend):
+    """Signs users in by email and password; their permissions come from their roles only.
+
+    Django's per-user and per-group permissions are switched off, so nothing grants a right
+    that this module does not list.
+    """
+
+    def get_user_permissions(self, user_obj, obj=None) -> set[str]:
+        return set()
+
+    def get_group_permissions(self, user_obj, obj=None) -> set[str]:
+        return set()
 
     def has_perm(self, user_obj, perm: str, obj=None) -> bool:
         return has_role_permission(user_obj, perm, obj)

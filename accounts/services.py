@@ -2,34 +2,90 @@
 
 from collections.abc import Iterable
 
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Location, Membership, Organization, Role, User
 
 
 def membership_validate(
-    *, organization: Organization, role: str, locations: Iterable[Location]
+    *,
+    organization: Organization,
+    role: str,
+    limited_to_locations: bool,
+    locations: Iterable[Location],
+    membership: Membership | None = None,
 ) -> None:
-    """A member may be limited to locations of their own organization; an owner is never limited."""
+    """The rules of a membership, for a new one or a change of `membership`."""
     locations = list(locations)
-    if role == Role.OWNER and locations:
-        raise ValidationError({"locations": "An owner works for the whole organization."})
-    foreign = [
-        location.name for location in locations if location.organization_id != organization.pk
-    ]
+    if role == Role.OWNER and limited_to_locations:
+        raise ValidationError(
+            {"limited_to_locations": "An owner works for the whole organization."}
+        )
+    if limited_to_locations and not locations:
+        raise ValidationError({"locations": "Choose the locations this member works at."})
+    if locations and not limited_to_locations:
+        raise ValidationError(
+            {
+                "locations": "Leave empty for the whole organization, or tick "
+                "“Work only at the locations chosen below”."
+            }
+        )
+    foreign = [loc.name for loc in locations if loc.organization_id != organization.pk]
     if foreign:
         raise ValidationError(
             {"locations": f"Not locations of {organization}: {', '.join(foreign)}."}
         )
+    if membership is not None and role != Role.OWNER and membership_is_last_owner(membership):
+        raise ValidationError({"role": "An organization keeps at least one owner."})
 
 
-def user_get_or_invite(*, email: str, full_name: str = "") -> User:
-    """The user with this email, created without a usable password if they have no account yet."""
-    user = User.objects.filter(email=email).first()
+def membership_is_last_owner(membership: Membership) -> bool:
+    """Whether removing or demoting this member would leave the organization without an owner."""
+    if membership.pk is None:
+        return False
+    owners = Membership.objects.with_scope(organization=membership.organization_id).filter(
+        role=Role.OWNER
+    )
+    return list(owners.values_list("pk", flat=True)) == [membership.pk]
+
+
+def membership_exists(*, organization: Organization, email: str) -> bool:
+    return (
+        Membership.objects.with_scope(organization=organization.pk)
+        .filter(user__email=email.lower())
+        .exists()
+    )
+
+
+def user_get_or_invite(*, email: str, full_name: str = "", invite_url_base: str = "") -> User:
+    """The user with this email; a new one gets no password and an email to choose one."""
+    user = User.objects.filter(email=email.lower()).first()
     if user is None:
         user = User.objects.create_user(email, password=None, full_name=full_name)
+        transaction.on_commit(lambda: _send_invitation(user, invite_url_base))
     return user
+
+
+def _send_invitation(user: User, url_base: str) -> None:
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    send_mail(
+        subject="You have been invited to the booking platform",
+        message=f"Choose your password to sign in: {url_base}{path}",
+        from_email=None,
+        recipient_list=[user.email],
+    )
 
 
 @transaction.atomic
@@ -38,15 +94,24 @@ def membership_create(
     organization: Organization,
     email: str,
     role: str,
+    limited_to_locations: bool = False,
     locations: Iterable[Location] = (),
     full_name: str = "",
+    invite_url_base: str = "",
 ) -> Membership:
     """Add a person to an organization's staff, inviting them if they have no account yet."""
     locations = list(locations)
-    membership_validate(organization=organization, role=role, locations=locations)
-    user = user_get_or_invite(email=email, full_name=full_name)
-    if Membership.objects.with_scope(organization=organization).filter(user=user).exists():
+    membership_validate(
+        organization=organization,
+        role=role,
+        limited_to_locations=limited_to_locations,
+        locations=locations,
+    )
+    if membership_exists(organization=organization, email=email):
         raise ValidationError({"email": f"{email} is already a member of {organization}."})
-    membership = Membership.objects.create(organization=organization, user=user, role=role)
+    user = user_get_or_invite(email=email, full_name=full_name, invite_url_base=invite_url_base)
+    membership = Membership.objects.with_scope(organization=organization.pk).create(
+        organization=organization, user=user, role=role, limited_to_locations=limited_to_locations
+    )
     membership.locations.set(locations)
     return membership

@@ -22,7 +22,7 @@ from django_scopes import scope, scopes_disabled
 from django_scopes.manager import DisabledQuerySet
 
 from accounts.models import Organization
-from accounts.roles import grants_of
+from accounts.roles import grants_of, is_platform_admin
 
 ORGANIZATION_URL_KWARG = "organization_slug"
 
@@ -35,7 +35,7 @@ def organization_scope(organization: Organization | int) -> AbstractContextManag
 def member_scope(user) -> AbstractContextManager:
     """The scope of everything a user may work on: all tenants for a platform admin, otherwise
     the organizations they are a member of (none at all for anyone else)."""
-    if user.is_active and user.is_superuser:
+    if is_platform_admin(user):
         return scopes_disabled()
     return scope(organization=sorted(grants_of(user)))
 

@@ -4,7 +4,9 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Workers and beat are deployed processes: production settings unless told otherwise
+# (`make worker` and `make beat` ask for the local ones).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("booking")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -5,6 +5,8 @@ from accounts import views as accounts_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Password set / reset pages (invited staff choose their password here).
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("django_prometheus.urls")),  # /metrics
     path("", accounts_views.platform_home, name="platform-home"),
     # Everything below /<organization_slug>/ runs in that organization's scope (accounts.tenancy).

@@ -71,9 +71,12 @@ class MembershipFactory(TenantFactory):
 
     @factory.post_generation
     def locations(obj, create, extracted, **kwargs):
+        """MembershipFactory(locations=[...]) limits the member to those locations."""
         if create and extracted:
             with scopes_disabled():
                 obj.locations.set(extracted)
+                obj.limited_to_locations = True
+                obj.save(update_fields=["limited_to_locations"])
 
 
 class CustomerFactory(TenantFactory):

@@ -137,11 +137,8 @@ if EMAIL_URL := env("EMAIL_URL", default=""):
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    # Superuser check and login; per-organization role permissions come from the next backend.
-    "django.contrib.auth.backends.ModelBackend",
-    "accounts.roles.RolePermissionBackend",
-]
+# Sign-in by email; permissions from roles only (accounts/roles.py).
+AUTHENTICATION_BACKENDS = ["accounts.roles.RoleBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,5 +1,7 @@
 """Production: secrets have no default, so a missing one stops the process at start-up."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.settings.base import *  # noqa: F403
 from config.settings.base import database_from_environment, env
 
@@ -7,6 +9,9 @@ SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = False
 DATABASES = {"default": database_from_environment(embedded_fallback=False)}
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+# The local fallbacks of base.py (per-process cache, eager tasks) are wrong for a deployment.
+if not REDIS_URL or not CELERY_BROKER_URL:  # noqa: F405
+    raise ImproperlyConfigured("Production needs REDIS_URL and CELERY_BROKER_URL.")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = True

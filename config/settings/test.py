@@ -7,3 +7,5 @@ DATABASES = {"default": database_from_environment(embedded_fallback=True)}
 # Hashing strength is not under test; a fast hasher keeps the suite quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Keys of the test run never meet a development server's in a shared Redis.
+CACHES["default"]["KEY_PREFIX"] = "booking-test"  # noqa: F405

@@ -3,10 +3,11 @@
 import json
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
-from accounts.models import Location, Membership, Role, User
+from accounts.models import Customer, Location, Membership, Role, User
 from tests.factories import CustomerFactory, MembershipFactory, OrganizationFactory
 
 
@@ -35,21 +36,50 @@ def test_changelists_and_their_filters_show_nothing_of_another_organization(
         assert leaked not in body
 
 
-def test_a_limited_manager_sees_only_their_locations_in_list_and_filters(
+def test_a_limited_manager_sees_only_their_locations_and_their_colleagues_there(
     tenant_a, tenant_b, client_for
 ):
+    # given a barber who works only at A's other location, and a second manager at both
+    elsewhere = MembershipFactory(
+        organization=tenant_a.organization, locations=[tenant_a.other_location]
+    )
+    both = MembershipFactory(
+        organization=tenant_a.organization,
+        role=Role.MANAGER,
+        locations=[tenant_a.location, tenant_a.other_location],
+    )
     client = client_for(tenant_a.manager)
+
     locations = client.get(reverse("admin:accounts_location_changelist")).content.decode()
     assert tenant_a.location.name in locations
     assert tenant_a.other_location.name not in locations
 
-    # The membership list's location filter offers only locations the manager may see.
+    # then the manager sees colleagues at their location and org-wide ones, not the other barber
     memberships = client.get(reverse("admin:accounts_membership_changelist"))
+    listed = set(memberships.context["cl"].result_list)
+    with scopes_disabled():
+        owner = Membership.objects.get(user=tenant_a.owner)
+    assert {owner, tenant_a.manager_membership, both} <= listed
+    assert elsewhere not in listed
+    change = reverse("admin:accounts_membership_change", args=[elsewhere.pk])
+    assert client.get(change).status_code == 404
+    # and the location filter offers exactly the locations the manager may see
     location_filter = next(
         spec for spec in memberships.context["cl"].filter_specs if spec.field_path == "locations"
     )
-    offered = {label for _, label in location_filter.lookup_choices}
-    assert offered <= {tenant_a.location.name}
+    assert {label for _, label in location_filter.lookup_choices} == {tenant_a.location.name}
+
+
+def test_deleting_a_managers_only_location_narrows_what_they_see(tenant_a, client_for):
+    # given the manager's only location is deleted
+    with scopes_disabled():
+        tenant_a.location.delete()
+    client = client_for(tenant_a.manager)
+    # then they see no location at all, rather than every location of the organization
+    response = client.get(reverse("admin:accounts_location_changelist"))
+    assert list(response.context["cl"].result_list) == []
+    change = reverse("admin:accounts_location_change", args=[tenant_a.other_location.pk])
+    assert client.get(change).status_code == 404
 
 
 def test_a_member_of_two_organizations_works_in_both_and_sees_neither_others(
@@ -129,19 +159,29 @@ def test_owner_cannot_create_a_location_in_another_organization(tenant_a, tenant
         assert not Location.objects.filter(slug="sneaky").exists()
 
 
-def test_owner_invites_a_new_member_by_email(tenant_a, client_for):
-    response = client_for(tenant_a.owner).post(
-        reverse("admin:accounts_membership_add"),
-        {
-            "organization": tenant_a.organization.pk,
-            "email": "New.Barber@Example.com",
-            "role": "staff",
-            "locations": [tenant_a.location.pk],
-        },
-    )
+def test_owner_invites_a_new_member_by_email(
+    tenant_a, client_for, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(tenant_a.owner).post(
+            reverse("admin:accounts_membership_add"),
+            {
+                "organization": tenant_a.organization.pk,
+                "email": "New.Barber@Example.com",
+                "role": "staff",
+                "limited_to_locations": "on",
+                "locations": [tenant_a.location.pk],
+            },
+        )
     assert response.status_code == 302
     user = User.objects.get(email="new.barber@example.com")
     assert not user.has_usable_password()
+    # and the invitation carries a working link to choose a password
+    (invitation,) = mail.outbox
+    assert invitation.to == ["new.barber@example.com"]
+    link = invitation.body.split("http://testserver")[1].strip()
+    set_password_page = client_for(None).get(link, follow=True)
+    assert "new_password1" in set_password_page.content.decode()
     with scopes_disabled():
         membership = Membership.objects.get(user=user)
         assert membership.organization == tenant_a.organization
@@ -149,23 +189,26 @@ def test_owner_invites_a_new_member_by_email(tenant_a, client_for):
 
 
 @pytest.mark.parametrize(
-    ("role", "locations_of", "error_field"),
+    ("role", "limited", "locations_of", "error_field"),
     [
-        ("staff", "other", "locations"),  # another organization's location
-        ("owner", "own", "locations"),  # owners are never limited to locations
+        ("staff", "on", "other", "locations"),  # another organization's location
+        ("owner", "on", "own", "limited_to_locations"),  # owners are never limited
+        ("staff", "on", None, "locations"),  # limited to no location at all
+        ("staff", "", "own", "locations"),  # locations given but not limited: ambiguous
     ],
 )
 def test_membership_invite_refuses_bad_locations_and_writes_nothing(
-    role, locations_of, error_field, tenant_a, tenant_b, client_for
+    role, limited, locations_of, error_field, tenant_a, tenant_b, client_for
 ):
-    location = (tenant_b if locations_of == "other" else tenant_a).location
+    locations = {"own": [tenant_a.location.pk], "other": [tenant_b.location.pk], None: []}
     response = client_for(tenant_a.owner).post(
         reverse("admin:accounts_membership_add"),
         {
             "organization": tenant_a.organization.pk,
             "email": "someone@example.com",
             "role": role,
-            "locations": [location.pk],
+            "limited_to_locations": limited,
+            "locations": locations[locations_of],
         },
     )
     assert response.status_code == 200
@@ -186,12 +229,31 @@ def test_membership_invite_refuses_an_existing_member(tenant_a, client_for):
     assert "already a member" in str(response.context["adminform"].form.errors["email"])
 
 
-def test_bulk_delete_refuses_rows_the_user_may_not_delete(tenant_a, client_for):
-    # The manager may see customers but not delete them; the bulk action must not go around that.
-    response = client_for(tenant_a.manager).post(
+def test_bulk_delete_cannot_reach_another_organizations_rows(tenant_a, tenant_b, client_for):
+    # The owner may delete A's customers; slipping B's id into the selection deletes nothing of B.
+    client_for(tenant_a.owner).post(
         reverse("admin:accounts_customer_changelist"),
-        {"action": "delete_selected", "_selected_action": [tenant_a.customer.pk], "post": "yes"},
+        {
+            "action": "delete_selected",
+            "_selected_action": [tenant_a.customer.pk, tenant_b.customer.pk],
+            "post": "yes",
+        },
     )
-    assert response.status_code in (200, 403)
     with scopes_disabled():
-        assert tenant_a.customer.__class__.objects.filter(pk=tenant_a.customer.pk).exists()
+        assert not Customer.objects.filter(pk=tenant_a.customer.pk).exists()
+        assert Customer.objects.filter(pk=tenant_b.customer.pk).exists()
+
+
+def test_the_last_owner_can_be_neither_removed_nor_demoted(tenant_a, client_for):
+    with scopes_disabled():
+        owner = Membership.objects.get(user=tenant_a.owner)
+    client = client_for(tenant_a.owner)
+    delete = reverse("admin:accounts_membership_delete", args=[owner.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    response = client.post(
+        reverse("admin:accounts_membership_change", args=[owner.pk]), {"role": "staff"}
+    )
+    assert "at least one owner" in str(response.context["adminform"].form.errors)
+    with scopes_disabled():
+        owner.refresh_from_db()
+    assert owner.role == Role.OWNER

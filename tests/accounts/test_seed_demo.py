@@ -1,7 +1,7 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
@@ -18,9 +18,9 @@ def counts() -> dict[str, int]:
 @pytest.mark.django_db
 def test_seed_demo_creates_three_kinds_of_business_and_is_idempotent():
     output = StringIO()
-    call_command("seed_demo", stdout=output)
+    call_command("seed_demo", "--allow-without-debug", stdout=output)
     first = counts()
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--allow-without-debug", stdout=StringIO())
 
     assert counts() == first
     assert first["Organization"] == 3
@@ -33,3 +33,11 @@ def test_seed_demo_creates_three_kinds_of_business_and_is_idempotent():
             assert organization.customers.filter(user__isnull=False).exists()
     assert User.objects.filter(is_superuser=True).count() == 1
     assert "demo-pass-2026" in output.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_to_publish_logins_when_debug_is_off(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("seed_demo", stdout=StringIO())
+    assert counts()["User"] == 0

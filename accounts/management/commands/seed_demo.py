@@ -6,7 +6,8 @@ nothing and duplicates nothing.
 
 from dataclasses import dataclass, field
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_scopes import scopes_disabled
 
@@ -123,9 +124,21 @@ DEMO_ORGANIZATIONS = [
 class Command(BaseCommand):
     help = "Create or refresh the demo organizations, users and customers (safe to run again)."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--allow-without-debug",
+            action="store_true",
+            help="Seed even though DEBUG is off (the demo logins have a published password).",
+        )
+
     @transaction.atomic
     @scopes_disabled()  # a platform-wide command: it writes every tenant's rows on purpose
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not options["allow_without_debug"]:
+            raise CommandError(
+                "Refusing to create demo logins with a published password while "
+                "DEBUG is off; pass --allow-without-debug if you mean it."
+            )
         logins = [
             (
                 "platform admin",
@@ -152,7 +165,9 @@ class Command(BaseCommand):
             ]:
                 user = self._user(f"{role}@{demo.slug}.demo.example", f"Demo {role.label}")
                 membership, _ = Membership.objects.update_or_create(
-                    organization=organization, user=user, defaults={"role": role}
+                    organization=organization,
+                    user=user,
+                    defaults={"role": role, "limited_to_locations": bool(limited_to)},
                 )
                 membership.locations.set(limited_to)
                 where = ", ".join(loc.name for loc in limited_to) or "whole organization"
