@@ -40,3 +40,9 @@ class InvalidBookingRequest(DomainError):
     """The request does not describe a bookable thing (wrong location, inactive service...)."""
 
     code = "invalid_booking"
+
+
+class ReviewNotAllowed(DomainError):
+    """Only the customer of a completed rental may review the car, once."""
+
+    code = "review_not_allowed"
