@@ -151,6 +151,19 @@ class TenantModel(models.Model):
     class Meta:
         abstract = True
 
+    def clean(self) -> None:
+        """Every tenant-owned row it points to belongs to its own organization."""
+        super().clean()
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if not (field.is_relation and issubclass(field.related_model, TenantModel)):
+                continue
+            related = getattr(self, field.name, None)
+            if related is not None and related.organization_id != self.organization_id:
+                errors[field.name] = f"{related} belongs to another organization."
+        if errors:
+            raise ValidationError(errors)
+
     @classmethod
     def at_locations(cls, location_ids: frozenset[int]) -> models.Q | None:
         """Rows a member limited to these locations may reach; None if rows have no location."""

@@ -35,23 +35,56 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("location", *ACTIONS)
         | _perms("membership", *ACTIONS)
         | _perms("customer", *ACTIONS)
+        | _perms("resource", *ACTIONS, app="fleet")
+        | _perms("car", *ACTIONS, app="fleet")
+        | _perms("maintenance", *ACTIONS, app="fleet")
+        | _perms("carreview", "view", "change", app="fleet")
+        | _perms("service", *ACTIONS, app="bookings")
+        | _perms("servicevehicleprice", *ACTIONS, app="bookings")
+        | _perms("openinghours", *ACTIONS, app="bookings")
+        | _perms("closure", *ACTIONS, app="bookings")
+        | _perms("booking", "view", "change", app="bookings")
+        | _perms("bookingevent", "view", app="bookings")
     ),
     Role.MANAGER: frozenset(
         _perms("organization", "view")
         | _perms("location", "view", "change")
         | _perms("membership", "view")
         | _perms("customer", "view", "add", "change")
+        | _perms("resource", *ACTIONS, app="fleet")
+        | _perms("car", *ACTIONS, app="fleet")
+        | _perms("maintenance", *ACTIONS, app="fleet")
+        | _perms("carreview", "view", "change", app="fleet")
+        | _perms("service", "view", app="bookings")
+        | _perms("servicevehicleprice", "view", app="bookings")
+        | _perms("openinghours", *ACTIONS, app="bookings")
+        | _perms("closure", *ACTIONS, app="bookings")
+        | _perms("booking", "view", "change", app="bookings")
+        | _perms("bookingevent", "view", app="bookings")
     ),
     Role.STAFF: frozenset(
-        _perms("organization", "view") | _perms("location", "view") | _perms("customer", "view")
+        _perms("organization", "view")
+        | _perms("location", "view")
+        | _perms("customer", "view")
+        | _perms("resource", "view", app="fleet")
+        | _perms("car", "view", app="fleet")
+        | _perms("service", "view", app="bookings")
+        | _perms("openinghours", "view", app="bookings")
+        | _perms("closure", "view", app="bookings")
+        | _perms("booking", "view", "change", app="bookings")
+        | _perms("bookingevent", "view", app="bookings")
     ),
 }
 
-# Grants that hold only for the member's own rows (see TenantModel.tenant_owner_path).
+# Grants that hold only for the member's own rows (see TenantModel.tenant_owner_path): a staff
+# member works with their own schedule, and may move its bookings along (start, complete).
 OWN_ROWS_ONLY: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(),
     Role.MANAGER: frozenset(),
-    Role.STAFF: frozenset(),
+    Role.STAFF: frozenset(
+        _perms("booking", "view", "change", app="bookings")
+        | _perms("bookingevent", "view", app="bookings")
+    ),
 }
 
 

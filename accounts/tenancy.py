@@ -84,14 +84,23 @@ class OrganizationTask(celery.Task):
             return super().__call__(*args, **kwargs)
 
 
-class ScopedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
-    """A choice field for a tenant-owned model on a form class built at import time.
+class _ScopedQuerysetMixin:
+    """For choice fields of tenant-owned models on form classes built at import time.
 
-    Django evaluates a ModelForm's querysets when the class is created, outside any scope; this
-    field starts empty there and keeps the queryset it is given later (the admin's, per request).
+    Django evaluates a ModelForm's querysets when the class is created, outside any scope; such
+    a field starts empty there and keeps the queryset it is given later (the admin's, per
+    request).
     """
 
     def __init__(self, queryset, **kwargs):
         if isinstance(queryset, DisabledQuerySet):
             queryset = queryset.none()
         super().__init__(queryset, **kwargs)
+
+
+class ScopedModelChoiceField(_ScopedQuerysetMixin, forms.ModelChoiceField):
+    pass
+
+
+class ScopedModelMultipleChoiceField(_ScopedQuerysetMixin, forms.ModelMultipleChoiceField):
+    pass

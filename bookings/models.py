@@ -326,6 +326,9 @@ class BookingEvent(TenantModel):
     changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    tenant_location_path = "booking__location"
+    tenant_owner_path = "booking__resource__membership__user"
+
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["booking", "created_at"], name="booking_event_timeline")]
