@@ -5,13 +5,27 @@ from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
+from bookings.models import Booking, Occupancy, OpeningHours, Service
+from fleet.models import Car, Resource
 
 
 def counts() -> dict[str, int]:
     with scopes_disabled():
         return {
             model.__name__: model.objects.count()
-            for model in (Organization, Location, Membership, Customer, User)
+            for model in (
+                Organization,
+                Location,
+                Membership,
+                Customer,
+                User,
+                Resource,
+                Car,
+                Service,
+                OpeningHours,
+                Booking,
+                Occupancy,
+            )
         }
 
 
@@ -31,6 +45,12 @@ def test_seed_demo_creates_three_kinds_of_business_and_is_idempotent():
             roles = set(organization.memberships.values_list("role", flat=True))
             assert roles == set(Role.values)
             assert organization.customers.filter(user__isnull=False).exists()
+        for organization in Organization.objects.all():
+            # every business can be booked: services on resources, hours, a few bookings
+            assert organization.services.filter(resources__isnull=False).exists()
+            assert organization.bookings.exists()
+    assert first["Car"] == 4
+    assert first["Booking"] == first["Occupancy"]
     assert User.objects.filter(is_superuser=True).count() == 1
     assert "demo-pass-2026" in output.getvalue()
 

@@ -23,20 +23,32 @@ class Engine:
         for location in (tenant.location, tenant.other_location):
             open_every_day(location)
         self.bay = ResourceFactory(location=tenant.location, name=f"{org.name} bay")
-        self.bay_elsewhere = ResourceFactory(location=tenant.other_location,
-                                             name=f"{org.name} far bay")
+        self.bay_elsewhere = ResourceFactory(
+            location=tenant.other_location, name=f"{org.name} far bay"
+        )
         with scopes_disabled():
             staff_membership = tenant.staff.memberships.get(organization=org)
-        self.chair = ResourceFactory(location=tenant.location, kind=ResourceKind.STAFF,
-                                     membership=staff_membership, name=f"{org.name} chair")
-        self.service = ServiceFactory(organization=org,
-                                      resources=[self.bay, self.bay_elsewhere, self.chair])
+        self.chair = ResourceFactory(
+            location=tenant.location,
+            kind=ResourceKind.STAFF,
+            membership=staff_membership,
+            name=f"{org.name} chair",
+        )
+        self.service = ServiceFactory(
+            organization=org, resources=[self.bay, self.bay_elsewhere, self.chair]
+        )
         with scope(organization=org):
+
             def book(resource, location):
-                return booking_create(actor=None, source=BookingSource.STAFF,
-                                      service=self.service, location=location,
-                                      customer=tenant.customer, starts_at=EIGHT,
-                                      resource=resource)
+                return booking_create(
+                    actor=None,
+                    source=BookingSource.STAFF,
+                    service=self.service,
+                    location=location,
+                    customer=tenant.customer,
+                    starts_at=EIGHT,
+                    resource=resource,
+                )
 
             self.own_booking = book(self.chair, tenant.location)
             self.bay_booking = book(self.bay, tenant.location)
@@ -79,8 +91,9 @@ ROLES = ("owner", "manager", "staff")
         for i, role in enumerate(ROLES)
     ],
 )
-def test_engine_admin_permission_matrix(url_name, target, role, expected, tenant_a, engines,
-                                        client_for):
+def test_engine_admin_permission_matrix(
+    url_name, target, role, expected, tenant_a, engines, client_for
+):
     args = []
     if target:
         engine = engines[1] if target.startswith("other:") else engines[0]
@@ -104,12 +117,13 @@ def test_booking_list_shows_each_role_its_bookings(role, visible, tenant_a, engi
 
 
 def act(client, action: str, *bookings):
-    return client.post(reverse("admin:bookings_booking_changelist"),
-                       {"action": action, "_selected_action": [b.pk for b in bookings]})
+    return client.post(
+        reverse("admin:bookings_booking_changelist"),
+        {"action": action, "_selected_action": [b.pk for b in bookings]},
+    )
 
 
-def test_lifecycle_actions_go_through_the_services_and_the_timeline(tenant_a, engines,
-                                                                    client_for):
+def test_lifecycle_actions_go_through_the_services_and_the_timeline(tenant_a, engines, client_for):
     client = client_for(tenant_a.manager)
     act(client, "booking_confirm", engines[0].bay_booking)
     act(client, "booking_cancel", engines[0].bay_booking)
@@ -117,7 +131,9 @@ def test_lifecycle_actions_go_through_the_services_and_the_timeline(tenant_a, en
         booking = Booking.objects.get(pk=engines[0].bay_booking.pk)
         assert booking.status == BookingStatus.CANCELLED
         assert [(e.kind, e.actor) for e in booking.events.all()][1:] == [
-            ("confirmed", tenant_a.manager), ("cancelled", tenant_a.manager)]
+            ("confirmed", tenant_a.manager),
+            ("cancelled", tenant_a.manager),
+        ]
 
 
 def test_an_illegal_action_is_reported_and_changes_nothing(tenant_a, engines, client_for):
@@ -127,11 +143,17 @@ def test_an_illegal_action_is_reported_and_changes_nothing(tenant_a, engines, cl
         assert Booking.objects.get(pk=engines[0].bay_booking.pk).status == BookingStatus.PENDING
 
 
-def test_staff_cannot_act_on_bookings_outside_their_schedule(tenant_a, tenant_b, engines,
-                                                             client_for):
+def test_staff_cannot_act_on_bookings_outside_their_schedule(
+    tenant_a, tenant_b, engines, client_for
+):
     client = client_for(tenant_a.staff)
-    act(client, "booking_confirm", engines[0].own_booking, engines[0].bay_booking,
-        engines[1].own_booking)
+    act(
+        client,
+        "booking_confirm",
+        engines[0].own_booking,
+        engines[0].bay_booking,
+        engines[1].own_booking,
+    )
     with scopes_disabled():
         statuses = {b.pk: b.status for b in Booking.objects.all()}
     assert statuses[engines[0].own_booking.pk] == BookingStatus.CONFIRMED
@@ -142,9 +164,15 @@ def test_staff_cannot_act_on_bookings_outside_their_schedule(tenant_a, tenant_b,
 def test_maintenance_over_a_booking_is_refused_in_the_admin(tenant_a, engines, client_for):
     response = client_for(tenant_a.manager).post(
         reverse("admin:fleet_maintenance_add"),
-        {"organization": tenant_a.organization.pk, "resource": engines[0].bay.pk,
-         "starts_at_0": "2030-01-07", "starts_at_1": "07:00:00",
-         "ends_at_0": "2030-01-07", "ends_at_1": "12:00:00", "reason": "Brushes"},
+        {
+            "organization": tenant_a.organization.pk,
+            "resource": engines[0].bay.pk,
+            "starts_at_0": "2030-01-07",
+            "starts_at_1": "07:00:00",
+            "ends_at_0": "2030-01-07",
+            "ends_at_1": "12:00:00",
+            "reason": "Brushes",
+        },
     )
     assert response.status_code == 200
     assert "is booked during this period" in str(response.context["adminform"].form.errors)
@@ -159,19 +187,24 @@ def test_a_row_cannot_point_into_another_organization(tenant_a, tenant_b, engine
     MembershipFactory(organization=tenant_b.organization, user=tenant_a.owner, role="owner")
     response = client_for(tenant_a.owner).post(
         reverse("admin:fleet_resource_add"),
-        {"organization": tenant_a.organization.pk, "location": tenant_b.location.pk,
-         "kind": "bay", "name": "Crossed", "is_active": "on"},
+        {
+            "organization": tenant_a.organization.pk,
+            "location": tenant_b.location.pk,
+            "kind": "bay",
+            "name": "Crossed",
+            "is_active": "on",
+        },
     )
     assert response.status_code == 200
     assert "another organization" in str(response.context["adminform"].form.errors)
 
 
 def test_the_booking_page_shows_the_timeline_in_local_time(tenant_a, engines, client_for):
-    response = client_for(tenant_a.owner).get(
-        reverse("admin:bookings_booking_changelist"))
+    response = client_for(tenant_a.owner).get(reverse("admin:bookings_booking_changelist"))
     # 08:00 UTC is 10:00 in Helsinki in January.
     assert "2030-01-07 10:00" in response.content.decode()
     detail = client_for(tenant_a.owner).get(
-        reverse("admin:bookings_booking_change", args=[engines[0].bay_booking.pk]))
+        reverse("admin:bookings_booking_change", args=[engines[0].bay_booking.pk])
+    )
     assert "created" in detail.content.decode()
     assert EIGHT + timedelta(hours=1) == engines[0].bay_booking.ends_at

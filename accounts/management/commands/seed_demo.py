@@ -12,6 +12,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
+from bookings.demo import seed_bookings, seed_engine
 
 DEMO_PASSWORD = "demo-pass-2026"
 PLATFORM_ADMIN_EMAIL = "admin@demo.example"
@@ -173,10 +174,15 @@ class Command(BaseCommand):
                 where = ", ".join(loc.name for loc in limited_to) or "whole organization"
                 logins.append((f"{demo.kind} {role.label.lower()}", where, user))
 
+            seed_engine(organization, demo.kind, locations)
+
             customer_user = self._user(f"customer@{demo.slug}.demo.example", "Demo Customer")
             self._customer(organization, "Demo Customer", customer_user.email, "", customer_user)
-            for name, email, phone in demo.customers:
+            customers = [
                 self._customer(organization, name, email, phone, None)
+                for name, email, phone in demo.customers
+            ]
+            seed_bookings(organization, customers)
             logins.append((f"{demo.kind} customer", "own bookings", customer_user))
 
         self._print_summary(logins)
