@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Location
@@ -98,22 +98,24 @@ class OpeningCalendar:
         return any(start <= instant <= end for start, end in self.open_intervals(day))
 
 
+def occupancies_in_window(resource_ids: Iterable[int], window: Interval) -> QuerySet:
+    """(resource, start, end) of what overlaps the window; served by occupancy_resource_window."""
+    return (
+        Occupancy.objects.filter(
+            resource_id__in=list(resource_ids), starts_at__lt=window[1], ends_at__gt=window[0]
+        )
+        .order_by("resource_id", "starts_at")
+        .values_list("resource_id", "starts_at", "ends_at")
+    )
+
+
 class OccupiedTimes:
     """Occupied periods per resource, read once, answering "is this resource free then?"."""
 
     def __init__(self, resource_ids: Iterable[int], window: Interval) -> None:
         self.starts: dict[int, list[datetime]] = defaultdict(list)
         self.ends: dict[int, list[datetime]] = defaultdict(list)
-        rows = (
-            Occupancy.objects.filter(
-                resource_id__in=list(resource_ids),
-                starts_at__lt=window[1],
-                ends_at__gt=window[0],
-            )
-            .order_by("resource_id", "starts_at")
-            .values_list("resource_id", "starts_at", "ends_at")
-        )
-        for resource_id, starts_at, ends_at in rows:
+        for resource_id, starts_at, ends_at in occupancies_in_window(resource_ids, window):
             self.starts[resource_id].append(starts_at)
             self.ends[resource_id].append(ends_at)
 
