@@ -27,7 +27,13 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError("Run `manage.py seed_benchmark` first.")
         with scope(organization=organization):
-            sample = Booking.objects.filter(status=BookingStatus.CONFIRMED).first()
+            # A confirmed booking if there are future ones, else the latest: its day is measured.
+            sample = (
+                Booking.objects.filter(status=BookingStatus.CONFIRMED).first()
+                or Booking.objects.order_by("-starts_at").first()
+            )
+            if sample is None:
+                raise CommandError("The benchmark organization has no bookings.")
             day = sample.starts_at.date()
             window = (
                 datetime.combine(day, time(0), tzinfo=UTC),
