@@ -30,6 +30,7 @@ from bookings.models import (
     Occupancy,
     Service,
     ServiceKind,
+    VehicleType,
 )
 from bookings.pricing import quote
 from bookings.selectors import OpeningCalendar, bookable_resources, service_slots
@@ -209,6 +210,12 @@ def booking_create(
         raise InvalidBookingRequest("Times must carry a time zone.")
     if customer.organization_id != service.organization_id:
         raise InvalidBookingRequest("The customer belongs to another organization.")
+    if vehicle_type and vehicle_type not in VehicleType.values:
+        raise InvalidBookingRequest(
+            f"Unknown vehicle type {vehicle_type!r}; choose one of "
+            f"{', '.join(VehicleType.values)}.",
+            field="vehicle_type",
+        )
     if service.kind == ServiceKind.APPOINTMENT:
         ends_at = starts_at + timedelta(minutes=service.duration_minutes)
     elif ends_at is None or ends_at <= starts_at:

@@ -114,3 +114,67 @@ def test_an_unreachable_redis_is_logged_and_answered_from_the_database(
     assert [s.starts_at for s in result][:2] == [EIGHT - timedelta(hours=1), EIGHT]
     assert datetime.now() - started < timedelta(seconds=5)
     assert any("Connection" in record.getMessage() or record.exc_info for record in caplog.records)
+
+
+@pytest.fixture
+def real_redis(settings):
+    """The django-redis backend on a real Redis (REDIS_URL, or the local default)."""
+    import os
+
+    import redis
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {url}")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "booking-test-real-redis",
+        }
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_on_real_redis_a_booking_refreshes_its_day_and_leaves_other_days_cached(
+    wash, real_redis, django_capture_on_commit_callbacks
+):
+    tuesday = MONDAY + timedelta(days=1)
+
+    def day(which):
+        with scope(organization=wash.organization), CaptureQueriesContext(connection) as ctx:
+            result = service_slots(
+                service=wash.service,
+                location=wash.location,
+                date_from=which,
+                date_to=which,
+                now=NOW,
+            )
+        return result, len(ctx.captured_queries)
+
+    day(MONDAY), day(tuesday)  # both days cached
+    wednesday_noon = datetime(2030, 1, 9, 10, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True), scope(organization=wash.organization):
+        booking_create(
+            actor=None,
+            source=BookingSource.STAFF,
+            service=wash.service,
+            location=wash.location,
+            customer=wash.customer,
+            starts_at=wednesday_noon,
+            resource=wash.bay1,
+        )
+    # Monday is two days away from the booking: still served from Redis (only the resources
+    # query); Tuesday borders it and is recomputed (its version was bumped), and shows it.
+    _, monday_queries = day(MONDAY)
+    assert monday_queries == 1
+    _, tuesday_queries = day(tuesday)
+    assert tuesday_queries > 1
+    wednesday_slots, _ = day(tuesday + timedelta(days=1))
+    assert {s.starts_at: s.resource_ids for s in wednesday_slots}[wednesday_noon] == (wash.bay2.pk,)

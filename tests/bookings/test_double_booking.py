@@ -11,6 +11,7 @@ from bookings.errors import SlotUnavailable
 from bookings.models import Booking, BookingSource, Occupancy
 from bookings.services import booking_create
 from tests.bookings.conftest import CarWash
+from tests.factories import ResourceFactory
 
 EIGHT = datetime(2030, 1, 7, 8, tzinfo=UTC)
 
@@ -53,19 +54,31 @@ def racing_wash(transactional_db, fixed_now) -> CarWash:
     return CarWash()
 
 
+CONTENDERS = 20
+
+
 def test_racing_for_one_chosen_bay_ends_with_one_booking(racing_wash):
-    results = race(racing_wash, 8, resource=racing_wash.bay1)
+    results = race(racing_wash, CONTENDERS, resource=racing_wash.bay1)
+    assert len(results) == CONTENDERS
     assert sum(isinstance(r, Booking) for r in results) == 1
-    assert sum(isinstance(r, SlotUnavailable) for r in results) == 7
+    assert sum(isinstance(r, SlotUnavailable) for r in results) == CONTENDERS - 1
+    assert all(r.code == "slot_taken" for r in results if isinstance(r, SlotUnavailable))
     with scopes_disabled():
         assert Booking.objects.count() == 1 == Occupancy.objects.count()
 
 
-def test_racing_for_any_bay_fills_each_bay_once(racing_wash):
-    results = race(racing_wash, 6)
+def test_racing_for_any_of_three_bays_fills_each_bay_exactly_once(racing_wash):
+    bay3 = ResourceFactory(location=racing_wash.location, name="Bay 3")
+    with scopes_disabled():
+        racing_wash.service.resources.add(bay3)
+    results = race(racing_wash, CONTENDERS)
     booked = [r for r in results if isinstance(r, Booking)]
-    assert sorted(b.resource_id for b in booked) == [racing_wash.bay1.pk, racing_wash.bay2.pk]
-    assert sum(isinstance(r, SlotUnavailable) for r in results) == 4
+    assert sorted(b.resource_id for b in booked) == sorted(
+        [racing_wash.bay1.pk, racing_wash.bay2.pk, bay3.pk]
+    )
+    assert sum(isinstance(r, SlotUnavailable) for r in results) == CONTENDERS - 3
+    with scopes_disabled():
+        assert Booking.objects.count() == 3 == Occupancy.objects.count()
 
 
 @pytest.mark.django_db

@@ -99,6 +99,36 @@ def test_times_outside_the_rules_are_refused_and_nothing_is_written(in_wash, sta
     assert not Booking.objects.exists() and not Occupancy.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"vehicle_type": "tank"}, InvalidBookingRequest),
+        ({"starts_at": datetime(9999, 1, 4, 8, tzinfo=UTC)}, SlotUnavailable),  # absurdly far
+        ({"starts_at": utc(2030, 1, 7, 8, 0, 1)}, SlotUnavailable),  # a second off the grid
+    ],
+)
+def test_absurd_input_is_refused_and_nothing_is_written(in_wash, changes, error):
+    with pytest.raises(error):
+        book(in_wash, **changes)
+    assert not Booking.objects.exists() and not Occupancy.objects.exists()
+
+
+def test_a_rental_returning_before_its_pickup_is_refused(rental):
+    with pytest.raises(InvalidBookingRequest, match="return time after"):
+        rent(rental, utc(2030, 1, 9, 8), utc(2030, 1, 8, 8))
+    assert not Booking.objects.exists()
+
+
+def test_the_database_refuses_negative_prices_and_backwards_periods(in_wash):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(in_wash.service).objects.filter(pk=in_wash.service.pk).update(price=Decimal("-1"))
+    booking = book(in_wash)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Booking.objects.filter(pk=booking.pk).update(ends_at=booking.starts_at)
+
+
 def test_a_customer_of_another_organization_is_refused(in_wash):
     stranger = CustomerFactory()
     with pytest.raises(InvalidBookingRequest):
