@@ -16,6 +16,8 @@ from datetime import date
 
 from django.core.cache import cache
 
+from accounts.models import Location
+
 VALUE_TIMEOUT = 60 * 60  # an hour; correctness comes from the versions, not from expiry
 VERSION_TIMEOUT = None  # versions never expire on their own
 
@@ -42,14 +44,17 @@ def _versions(keys: list[str]) -> dict[str, int] | None:
 def cached_days(
     *,
     namespace: str,
-    organization_id: int,
-    location_id: int,
+    location: Location,
     days: list[date],
     compute: Callable[[list[date]], dict[date, object]],
+    use_cache: bool = True,
 ) -> dict[date, object]:
-    """Per-day values from the cache, computing the missing days in one call to `compute`."""
-    reference = _reference_key(organization_id)
-    day_keys = {day: _day_key(location_id, day) for day in days}
+    """Per-day values at a location, from the cache where fresh; the missing days are computed
+    in one call to `compute` (all of them with use_cache=False, or when the cache is down)."""
+    if not use_cache:
+        return compute(days)
+    reference = _reference_key(location.organization_id)
+    day_keys = {day: _day_key(location.pk, day) for day in days}
     versions = _versions([reference, *day_keys.values()])
     if versions is None:
         return compute(days)

@@ -199,16 +199,13 @@ def service_slots(
     def compute(missing: list[date]) -> dict[date, list[Slot]]:
         return _slots_by_day(service, location, resource_ids, missing)
 
-    if use_cache:
-        by_day = availability_cache.cached_days(
-            namespace=f"slots:{service.pk}:{location.pk}:{resource.pk if resource else 'any'}",
-            organization_id=location.organization_id,
-            location_id=location.pk,
-            days=days,
-            compute=compute,
-        )
-    else:
-        by_day = compute(days)
+    by_day = availability_cache.cached_days(
+        namespace=f"slots:{service.pk}:{location.pk}:{resource.pk if resource else 'any'}",
+        location=location,
+        days=days,
+        compute=compute,
+        use_cache=use_cache,
+    )
 
     earliest = now + timedelta(minutes=service.minimum_notice_minutes)
     latest = now + timedelta(days=service.maximum_advance_days)
@@ -241,16 +238,13 @@ def car_free_periods(
 
     if not resource.is_active:
         return []
-    if use_cache:
-        by_day = availability_cache.cached_days(
-            namespace=f"car:{car.pk}",
-            organization_id=car.organization_id,
-            location_id=location.pk,
-            days=days,
-            compute=compute,
-        )
-    else:
-        by_day = compute(days)
+    by_day = availability_cache.cached_days(
+        namespace=f"car:{car.pk}",
+        location=location,
+        days=days,
+        compute=compute,
+        use_cache=use_cache,
+    )
 
     merged: list[Interval] = []
     for day in days:

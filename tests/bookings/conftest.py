@@ -4,6 +4,8 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
+from bookings.models import BookingSource
+from bookings.services import booking_create
 from tests.factories import (
     CustomerFactory,
     LocationFactory,
@@ -51,6 +53,22 @@ class CarWash:
 @pytest.fixture
 def wash(db) -> CarWash:
     return CarWash()
+
+
+EIGHT = datetime(2030, 1, 7, 8, tzinfo=UTC)  # 10:00 in Helsinki on MONDAY
+
+
+def book(wash: CarWash, starts_at: datetime = EIGHT, **kwargs):
+    """Book the wash through the service, as a customer would; kwargs override anything."""
+    fields = {
+        "actor": None,
+        "source": BookingSource.CUSTOMER,
+        "service": wash.service,
+        "location": wash.location,
+        "customer": wash.customer,
+        "starts_at": starts_at,
+    }
+    return booking_create(**(fields | kwargs))
 
 
 # A Monday far enough ahead that notice rules never interfere unless a test sets `now`.

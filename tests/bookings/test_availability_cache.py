@@ -8,12 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scope
 
-from bookings.models import BookingSource
 from bookings.selectors import service_slots
-from bookings.services import booking_cancel, booking_create
-from tests.bookings.conftest import MONDAY, NOW
-
-EIGHT = datetime(2030, 1, 7, 8, tzinfo=UTC)
+from bookings.services import booking_cancel
+from tests.bookings.conftest import EIGHT, MONDAY, NOW, book
 
 
 def slots(wash, days=1):
@@ -44,15 +41,7 @@ def test_a_committed_booking_invalidates_that_day_and_only_that_day(
 ):
     slots(wash, days=2)
     with django_capture_on_commit_callbacks(execute=True), scope(organization=wash.organization):
-        booking = booking_create(
-            actor=None,
-            source=BookingSource.STAFF,
-            service=wash.service,
-            location=wash.location,
-            customer=wash.customer,
-            starts_at=EIGHT,
-            resource=wash.bay1,
-        )
+        booking = book(wash, resource=wash.bay1)
     by_start = {s.starts_at: s.resource_ids for s in slots(wash)}
     assert by_start[EIGHT] == (wash.bay2.pk,)
 
@@ -75,15 +64,7 @@ def test_changing_opening_hours_invalidates_through_the_reference_version(
 def test_an_uncommitted_change_does_not_invalidate(wash, django_capture_on_commit_callbacks):
     before = slots(wash)
     with django_capture_on_commit_callbacks(execute=False), scope(organization=wash.organization):
-        booking_create(
-            actor=None,
-            source=BookingSource.STAFF,
-            service=wash.service,
-            location=wash.location,
-            customer=wash.customer,
-            starts_at=EIGHT,
-            resource=wash.bay1,
-        )
+        book(wash, resource=wash.bay1)
     # Nothing committed yet as far as readers are concerned: the cached day stands.
     assert slots(wash) == before
 
@@ -161,15 +142,7 @@ def test_on_real_redis_a_booking_refreshes_its_day_and_leaves_other_days_cached(
     day(MONDAY), day(tuesday)  # both days cached
     wednesday_noon = datetime(2030, 1, 9, 10, tzinfo=UTC)
     with django_capture_on_commit_callbacks(execute=True), scope(organization=wash.organization):
-        booking_create(
-            actor=None,
-            source=BookingSource.STAFF,
-            service=wash.service,
-            location=wash.location,
-            customer=wash.customer,
-            starts_at=wednesday_noon,
-            resource=wash.bay1,
-        )
+        book(wash, starts_at=wednesday_noon, resource=wash.bay1)
     # Monday is two days away from the booking: still served from Redis (only the resources
     # query); Tuesday borders it and is recomputed (its version was bumped), and shows it.
     _, monday_queries = day(MONDAY)

@@ -25,6 +25,7 @@ from bookings.services import (
     booking_start,
     maintenance_schedule,
 )
+from tests.bookings.conftest import EIGHT, book
 from tests.factories import (
     CarFactory,
     CustomerFactory,
@@ -37,21 +38,6 @@ from tests.factories import (
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-EIGHT = utc(2030, 1, 7, 8)  # 10:00 in Helsinki
-
-
-def book(wash, starts_at=EIGHT, **kwargs) -> Booking:
-    return booking_create(
-        actor=None,
-        source=BookingSource.CUSTOMER,
-        service=wash.service,
-        location=wash.location,
-        customer=wash.customer,
-        starts_at=starts_at,
-        **kwargs,
-    )
 
 
 @pytest.fixture
