@@ -1,6 +1,6 @@
 """The engine's admin inside the tenant wall: roles, locations, a staff member's own schedule."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -9,9 +9,8 @@ from django_scopes import scope, scopes_disabled
 from bookings.models import Booking, BookingSource, BookingStatus
 from bookings.services import booking_create
 from fleet.models import Maintenance, ResourceKind
+from tests.bookings.conftest import EIGHT
 from tests.factories import ResourceFactory, ServiceFactory, open_every_day
-
-EIGHT = datetime(2030, 1, 7, 8, tzinfo=UTC)
 
 
 class Engine:

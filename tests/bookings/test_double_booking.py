@@ -1,7 +1,7 @@
 """No double booking, guaranteed by PostgreSQL: real concurrent transactions race for one slot."""
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -10,10 +10,8 @@ from django_scopes import scope, scopes_disabled
 from bookings.errors import SlotUnavailable
 from bookings.models import Booking, BookingSource, Occupancy
 from bookings.services import booking_create
-from tests.bookings.conftest import CarWash
+from tests.bookings.conftest import EIGHT, CarWash
 from tests.factories import ResourceFactory
-
-EIGHT = datetime(2030, 1, 7, 8, tzinfo=UTC)
 
 
 def race(wash: CarWash, contenders: int, **kwargs) -> list[object]:
