@@ -2,15 +2,16 @@
 
 from collections.abc import Iterable
 
+from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Location, Membership, Organization, Role, User
+from accounts.models import Customer, Location, Membership, Organization, Role, User
 
 
 def membership_validate(
@@ -115,3 +116,44 @@ def membership_create(
     )
     membership.locations.set(locations)
     return membership
+
+
+@transaction.atomic
+def customer_account_create(*, email: str, password: str, full_name: str) -> User:
+    """Sign-up of a customer: an account that books with any organization on the platform."""
+    email = User.objects.normalize_email(email).lower()
+    candidate = User(email=email, full_name=full_name)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": "An account with this email already exists."})
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email, password=password, full_name=full_name)
+    except IntegrityError as error:  # the same email signed up a moment ago
+        raise ValidationError({"email": "An account with this email already exists."}) from error
+
+
+def customer_for_account(*, organization: Organization, user: User) -> Customer:
+    """The customer profile an account books with at an organization, made at its first booking.
+
+    A guest profile with the same email (booked without an account) is booked on, so the business
+    sees one customer, but it is not linked to the account: sign-up does not prove that the email
+    is the user's, and linking would show the guest's earlier bookings to whoever signed up.
+    """
+    scoped = Customer.objects.with_scope(organization=organization.pk)
+    customer = scoped.filter(user=user).first() or scoped.filter(email=user.email).first()
+    if customer is not None:
+        return customer
+    try:
+        with transaction.atomic():
+            return scoped.create(
+                organization=organization,
+                user=user,
+                email=user.email,
+                full_name=user.full_name or user.email,
+            )
+    except IntegrityError:  # the account's first two bookings arrived together
+        return scoped.get(email=user.email)

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django_scopes import scope, scopes_disabled
 from django_scopes.manager import DisabledQuerySet
+from rest_framework import serializers
 
 from accounts.models import Organization
 from accounts.roles import grants_of, is_platform_admin
@@ -27,8 +28,8 @@ from accounts.roles import grants_of, is_platform_admin
 ORGANIZATION_URL_KWARG = "organization_slug"
 
 
-def organization_scope(organization: Organization | int) -> AbstractContextManager:
-    """The scope of one organization's data."""
+def organization_scope(organization: Organization | int | list[int]) -> AbstractContextManager:
+    """The scope of one organization's data (or of several, given their ids)."""
     return scope(organization=organization)
 
 
@@ -104,3 +105,16 @@ class ScopedModelChoiceField(_ScopedQuerysetMixin, forms.ModelChoiceField):
 
 class ScopedModelMultipleChoiceField(_ScopedQuerysetMixin, forms.ModelMultipleChoiceField):
     pass
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """The API's field for a tenant-owned row given by its id, looked up when the request is
+    validated, inside its scope (a queryset built at import time would have none)."""
+
+    def __init__(self, model, *, filters: dict | None = None, **kwargs):
+        self.model, self.filters = model, filters or {}
+        kwargs.setdefault("queryset", model._base_manager.none())  # tells the schema the model
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.model.objects.filter(**self.filters)

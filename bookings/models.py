@@ -363,3 +363,28 @@ class BookingEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.booking}: {self.kind}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to an API request that carried an `Idempotency-Key` (bookings/api).
+
+    Written in the same transaction as the booking change it answers, so a retry finds either
+    nothing (the change did not happen) or the answer of the change that did.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(
+        max_length=64, help_text="SHA-256 of method, path, body."
+    )
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -14,10 +14,19 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
-from accounts.models import Location
+from accounts.models import Customer, Location
 from bookings import availability_cache
-from bookings.models import Closure, Occupancy, OpeningHours, Service, ServiceKind
+from bookings.models import (
+    Booking,
+    BookingSource,
+    Closure,
+    Occupancy,
+    OpeningHours,
+    Service,
+    ServiceKind,
+)
 from fleet.models import Car, Resource
 
 Interval = tuple[datetime, datetime]  # [start, end) in UTC
@@ -254,3 +263,25 @@ def car_free_periods(
             else:
                 merged.append((start, end))
     return merged
+
+
+def account_bookings(user) -> QuerySet:
+    """A signed-in customer's bookings: those of their linked customer profiles, and those they
+    made through the API on a guest profile with their email (accounts.services explains why
+    such a profile is not linked). Runs in the scope of `account_organization_ids`."""
+    return Booking.objects.filter(
+        Q(customer__user_id=user.pk) | Q(created_by_id=user.pk, source=BookingSource.API)
+    )
+
+
+def account_organization_ids(user) -> list[int]:
+    """The organizations a signed-in customer has bookings with, read before any scope exists."""
+    with scopes_disabled():
+        return sorted(
+            set(Customer.objects.filter(user=user).values_list("organization_id", flat=True))
+            | set(
+                Booking.objects.filter(created_by=user, source=BookingSource.API)
+                .values_list("organization_id", flat=True)
+                .distinct()
+            )
+        )

@@ -5,6 +5,7 @@ from accounts import views as accounts_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api.urls")),
     # Password set / reset pages (invited staff choose their password here).
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("django_prometheus.urls")),  # /metrics

@@ -1,4 +1,8 @@
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import Role
@@ -27,9 +31,10 @@ class Tenant:
             organization=self.organization, role=Role.MANAGER, locations=[self.location]
         )
         self.manager = self.manager_membership.user
-        self.staff = MembershipFactory(
+        self.staff_membership = MembershipFactory(
             organization=self.organization, role=Role.STAFF, locations=[self.location]
-        ).user
+        )
+        self.staff = self.staff_membership.user
         self.customer_user = UserFactory()
         self.customer = CustomerFactory(
             organization=self.organization,
@@ -73,3 +78,22 @@ def client_for():
         return client
 
     return make
+
+
+# Engine and API tests book in January 2030 with the clock set to a month before, so "too soon"
+# and "too far ahead" are decided against a known now whatever the day the suite runs.
+NOW = datetime(2029, 12, 7, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def fixed_now():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+@pytest.fixture
+def empty_cache():
+    """Availability and throttles live in the cache; each test starts and ends without them."""
+    cache.clear()
+    yield
+    cache.clear()

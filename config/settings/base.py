@@ -5,6 +5,7 @@ with nothing configured: no DATABASE_URL -> embedded PostgreSQL, no REDIS_URL ->
 cache, no CELERY_BROKER_URL -> tasks run eagerly in-process. `.env.example` lists every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +31,10 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_prometheus",
     "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "accounts",
     "fleet",
@@ -40,6 +45,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # ETag and 304 for every GET: a polling app re-downloads availability only when it changed.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -146,6 +153,62 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+
+# --- REST API (/api/v1/, config/api/) ---------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    # Counters live in the cache: Redis when REDIS_URL is set, so every process shares them.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="120/min"),
+        "user": env("API_THROTTLE_USER", default="600/min"),
+        "booking_create": env("API_THROTTLE_BOOKING_CREATE", default="20/hour"),
+        "failed_login": env("API_THROTTLE_FAILED_LOGIN", default="10/hour"),
+    },
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=None),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Bearer",
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=30)),
+    # Each use pushes the expiry forward (written at most hourly), so an app in use stays signed in.
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": 3600,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Booking platform API",
+    "DESCRIPTION": (
+        "Book car washes, rentals and appointments. Sign in with POST /api/v1/auth/token/ and "
+        "send `Authorization: Bearer <token>`. Every error has the same body: "
+        '`{"error": {"code", "message", "details"}}`. POSTs that create or change a '
+        "booking accept an `Idempotency-Key` header so a retry never books twice."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's assets are served from here, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "DEFAULT_GENERATOR_CLASS": "config.api.schema.SchemaGenerator",
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceKindEnum": "bookings.models.ServiceKind",
+        "ResourceKindEnum": "fleet.models.ResourceKind",
+        "BookingStatusEnum": "bookings.models.BookingStatus",
+        "PaymentStatusEnum": "bookings.models.PaymentStatus",
+    },
+}
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -1,8 +1,6 @@
 from datetime import UTC, datetime
 
 import pytest
-import time_machine
-from django.core.cache import cache
 
 from bookings.models import BookingSource
 from bookings.services import booking_create
@@ -15,22 +13,10 @@ from tests.factories import (
     open_every_day,
 )
 
-# Tests book in January 2030; the clock is set to a month before, so that "too soon" and
-# "too far ahead" are decided against a known now whatever the day the suite runs.
-NOW = datetime(2029, 12, 7, 12, tzinfo=UTC)
-
 
 @pytest.fixture(autouse=True)
-def fixed_now():
-    with time_machine.travel(NOW, tick=False):
-        yield NOW
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
+def engine_clock(fixed_now, empty_cache):
+    """Every engine test runs at NOW (tests/conftest.py) with an empty cache."""
 
 
 class CarWash:

@@ -11,7 +11,8 @@ from django_scopes import scope
 from bookings.models import BookingSource
 from bookings.selectors import car_free_periods, service_slots
 from bookings.services import booking_create, maintenance_schedule
-from tests.bookings.conftest import MONDAY, NOW
+from tests.bookings.conftest import MONDAY
+from tests.conftest import NOW
 from tests.factories import (
     CarFactory,
     LocationFactory,

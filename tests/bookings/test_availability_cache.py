@@ -10,7 +10,8 @@ from django_scopes import scope
 
 from bookings.selectors import service_slots
 from bookings.services import booking_cancel
-from tests.bookings.conftest import EIGHT, MONDAY, NOW, book
+from tests.bookings.conftest import EIGHT, MONDAY, book
+from tests.conftest import NOW
 
 
 def slots(wash, days=1):

@@ -1,0 +1,24 @@
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class FailedLoginThrottle(SimpleRateThrottle):
+    """Limits failed sign-ins per client address; successful ones use up nothing.
+
+    DRF's throttles count every request they allow, so this one only checks the history, and the
+    view adds to it with `record_failure` when the password was wrong.
+    """
+
+    scope = "failed_login"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def throttle_success(self) -> bool:
+        return True
+
+    @classmethod
+    def record_failure(cls, request, view) -> None:
+        throttle = cls()
+        throttle.allow_request(request, view)  # loads the history still inside the window
+        throttle.history.insert(0, throttle.now)
+        throttle.cache.set(throttle.key, throttle.history, throttle.duration)

@@ -1,0 +1,153 @@
+"""Staff endpoints: the schedule, a booking's detail and timeline, and its status moves.
+
+Who sees what is the role table's answer (accounts/roles.py): `permitted()` narrows every
+queryset, so a staff member gets their own schedule, a manager their locations', an owner all;
+any other booking answers 404, exactly as a missing one.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.permissions import HasOrganizationRole
+from accounts.models import Location
+from accounts.roles import permitted
+from bookings.api.idempotency import idempotent
+from bookings.api.serializers import (
+    CancelSerializer,
+    ScheduleQuerySerializer,
+    StaffBookingDetailSerializer,
+    StaffBookingSerializer,
+    VersionSerializer,
+)
+from bookings.models import Booking
+from bookings.services import (
+    booking_cancel,
+    booking_complete,
+    booking_confirm,
+    booking_mark_no_show,
+    booking_start,
+)
+
+VIEW_BOOKING = "bookings.view_booking"
+CHANGE_BOOKING = "bookings.change_booking"
+
+
+def _bookings(user, perm: str) -> QuerySet:
+    return permitted(user, perm, Booking.objects.all()).select_related(
+        "organization", "location", "service", "resource", "customer"
+    )
+
+
+def _permitted_or_404(user, perm: str, obj):
+    if not user.has_perm(perm, obj):
+        raise Http404
+    return obj
+
+
+class ScheduleView(generics.ListAPIView):
+    """What a location or a resource has on for one to seven local days, in start order."""
+
+    serializer_class = StaffBookingSerializer
+    permission_classes = [HasOrganizationRole]
+    required_permission = VIEW_BOOKING
+
+    @extend_schema(parameters=[ScheduleQuerySerializer])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema asks for the model only
+            return Booking.objects.none()
+        query = ScheduleQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        user, params = self.request.user, query.validated_data
+        bookings = _bookings(user, VIEW_BOOKING)
+        if "resource" in params:
+            resource = _permitted_or_404(user, "fleet.view_resource", params["resource"])
+            location = resource.location
+            bookings = bookings.filter(resource=resource)
+        else:
+            location = _permitted_or_404(user, "accounts.view_location", params["location"])
+            bookings = bookings.filter(location=location)
+        starts, ends = _local_days(location, params["date"], params["days"])
+        return bookings.filter(starts_at__lt=ends, ends_at__gt=starts).order_by("starts_at", "pk")
+
+
+def _local_days(location: Location, first_day, days: int) -> tuple[datetime, datetime]:
+    zone = location.time_zone
+    return (
+        datetime.combine(first_day, time(0), tzinfo=zone),
+        datetime.combine(first_day + timedelta(days=days), time(0), tzinfo=zone),
+    )
+
+
+def _booking_detail(user, code: str) -> Booking:
+    bookings = _bookings(user, VIEW_BOOKING).prefetch_related("events__actor")
+    return get_object_or_404(bookings, code=code)
+
+
+class StaffBookingDetailView(generics.RetrieveAPIView):
+    """A booking with its customer and its timeline."""
+
+    serializer_class = StaffBookingDetailSerializer
+    permission_classes = [HasOrganizationRole]
+    required_permission = VIEW_BOOKING
+
+    def get_object(self) -> Booking:
+        return _booking_detail(self.request.user, self.kwargs["code"])
+
+
+# The status moves staff make, by the last segment of their URL.
+TRANSITIONS = {
+    "confirm": booking_confirm,
+    "start": booking_start,
+    "complete": booking_complete,
+    "no-show": booking_mark_no_show,
+}
+
+
+class StaffBookingTransitionView(APIView):
+    """Move a booking along its lifecycle: confirm, start, complete, no-show or cancel."""
+
+    permission_classes = [HasOrganizationRole]
+    required_permission = CHANGE_BOOKING
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "transition", str, OpenApiParameter.PATH, enum=[*TRANSITIONS, "cancel"]
+            )
+        ],
+        request=CancelSerializer,
+        responses={200: StaffBookingDetailSerializer},
+    )
+    @idempotent
+    def post(self, request: Request, organization_slug: str, code: str, transition: str):
+        booking = get_object_or_404(_bookings(request.user, CHANGE_BOOKING), code=code)
+        if transition == "cancel":
+            payload = CancelSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            booking_cancel(
+                actor=request.user,
+                booking=booking,
+                expected_version=payload.validated_data["version"],
+                reason=payload.validated_data.get("reason", ""),
+                by_staff=True,
+            )
+        else:
+            payload = VersionSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            TRANSITIONS[transition](
+                actor=request.user,
+                booking=booking,
+                expected_version=payload.validated_data["version"],
+            )
+        return Response(StaffBookingDetailSerializer(_booking_detail(request.user, code)).data)

@@ -1,0 +1,83 @@
+"""One error format for the whole API: `{"error": {"code", "message", "details"}}`.
+
+Domain errors raised by the services keep their code (`slot_taken`, `stale_version`...); DRF's
+own exceptions keep theirs (`not_found`, `not_authenticated`, `throttled`...); invalid input is
+`validation_error` with the messages per field in `details`.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from bookings.errors import (
+    CancellationTooLate,
+    DomainError,
+    InvalidBookingRequest,
+    InvalidTransition,
+    ReviewNotAllowed,
+    SlotUnavailable,
+    StaleVersion,
+)
+
+# Conflicts with the current state of the data answer 409: reloading and choosing again helps.
+STATUS_OF_DOMAIN_ERROR: dict[type[DomainError], int] = {
+    SlotUnavailable: status.HTTP_409_CONFLICT,
+    StaleVersion: status.HTTP_409_CONFLICT,
+    InvalidTransition: status.HTTP_409_CONFLICT,
+    CancellationTooLate: status.HTTP_409_CONFLICT,
+    ReviewNotAllowed: status.HTTP_409_CONFLICT,
+    InvalidBookingRequest: status.HTTP_400_BAD_REQUEST,
+}
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used for a different request."
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(
+            error_body(exc.code, exc.message, exc.details),
+            status=STATUS_OF_DOMAIN_ERROR.get(type(exc), status.HTTP_400_BAD_REQUEST),
+        )
+    if isinstance(exc, DjangoValidationError):
+        # A model's own validation (full_clean) speaks for the same fields as a serializer.
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django answers 500 and logs it
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body(
+            "validation_error", "Some of the input is not valid; see details.", details
+        )
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        details = {"retry_after_seconds": exc.wait} if isinstance(exc, exceptions.Throttled) else {}
+        response.data = error_body(code, str(detail), details)
+    return response
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable, e.g. slot_taken, not_found.")
+    message = serializers.CharField(help_text="For people; may change between versions.")
+    details = serializers.DictField(
+        help_text="Per-field messages for validation_error; other context otherwise."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx answer."""
+
+    error = ErrorDetailSerializer()
