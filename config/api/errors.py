@@ -5,7 +5,9 @@ own exceptions keep theirs (`not_found`, `not_authenticated`, `throttled`...); i
 `validation_error` with the messages per field in `details`.
 """
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -47,7 +49,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body(exc.code, exc.message, exc.details),
             status=STATUS_OF_DOMAIN_ERROR.get(type(exc), status.HTTP_400_BAD_REQUEST),
         )
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, DjangoValidationError):
         # A model's own validation (full_clean) speaks for the same fields as a serializer.
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -62,10 +68,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             "validation_error", "Some of the input is not valid; see details.", details
         )
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        code = getattr(exc.detail, "code", None) or exc.default_code
         details = {"retry_after_seconds": exc.wait} if isinstance(exc, exceptions.Throttled) else {}
-        response.data = error_body(code, str(detail), details)
+        response.data = error_body(code, str(exc.detail), details)
     return response
 
 
