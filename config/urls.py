@@ -13,3 +13,7 @@ urlpatterns = [
     # Everything below /<organization_slug>/ runs in that organization's scope (accounts.tenancy).
     path("<slug:organization_slug>/", accounts_views.organization_home, name="organization-home"),
 ]
+
+# Under /api/ errors raised outside DRF keep the API's error body (config/api/errors.py).
+handler404 = "config.api.errors.not_found"
+handler500 = "config.api.errors.server_error"

@@ -7,7 +7,8 @@ own exceptions keep theirs (`not_found`, `not_authenticated`, `throttled`...); i
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -86,3 +87,24 @@ class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx answer."""
 
     error = ErrorDetailSerializer()
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def not_found(request, exception: Exception | None = None):
+    """handler404: under /api/ a 404 raised outside DRF (an unknown organization in the tenant
+    middleware, an unknown URL) gets the API's error body too."""
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: even a bug answers an API client in the API's format."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side."), status=500
+        )
+    return defaults.server_error(request)

@@ -52,7 +52,7 @@ class ApiTenant(Tenant):
             resources=[self.car.resource],
         )
         with scopes_disabled():
-            self.booking = self.book(resource=self.staff_time, location=self.location)
+            self.booking = self.book(resource=self.staff_time)
             self.other_booking = self.book(resource=self.bay, location=self.other_location)
 
     def book(self, **fields):
@@ -62,6 +62,7 @@ class ApiTenant(Tenant):
                 "source": BookingSource.CUSTOMER,
                 "service": self.service,
                 "customer": self.customer,
+                "location": self.location,
                 "starts_at": MONDAY_10,
                 **fields,
             }
