@@ -65,6 +65,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None  # a bug: Django answers 500 and logs it
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        if "__all__" in details:  # a Django form's (django-filter's) errors of no single field
+            details = {**details, "non_field_errors": details["__all__"]}
+            del details["__all__"]
         response.data = error_body(
             "validation_error", "Some of the input is not valid; see details.", details
         )
