@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -131,6 +132,8 @@ class StaffBookingTransitionView(APIView):
     )
     @idempotent
     def post(self, request: Request, organization_slug: str, code: str, transition: str):
+        if transition not in (*TRANSITIONS, "cancel"):
+            raise NotFound(f"Unknown move; use one of {', '.join([*TRANSITIONS, 'cancel'])}.")
         booking = get_object_or_404(_bookings(request.user, CHANGE_BOOKING), code=code)
         if transition == "cancel":
             payload = CancelSerializer(data=request.data)
