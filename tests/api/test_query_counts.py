@@ -1,0 +1,123 @@
+"""Every list endpoint reads a fixed number of queries however many rows its page holds.
+
+Each case adds rows twice (1, then 10 more) and compares the queries of the two pages: an N+1
+(a serializer reaching for an unprefetched relation) makes the second count grow.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
+from knox.models import AuthToken
+
+from bookings.models import ServiceVehiclePrice
+from fleet.models import CarReview, ReviewStatus
+from tests.api.conftest import MONDAY_10, ApiTenant
+from tests.factories import (
+    CarFactory,
+    CustomerFactory,
+    LocationFactory,
+    ServiceFactory,
+    open_every_day,
+)
+
+
+def add_locations(t: ApiTenant, n: int) -> None:
+    for _ in range(n):
+        open_every_day(LocationFactory(organization=t.organization))
+
+
+def add_services(t: ApiTenant, n: int) -> None:
+    for _ in range(n):
+        service = ServiceFactory(organization=t.organization, resources=[t.bay, t.staff_time])
+        with scopes_disabled():
+            ServiceVehiclePrice.objects.create(
+                organization=t.organization, service=service, vehicle_type="suv", price=Decimal(9)
+            )
+
+
+def add_cars(t: ApiTenant, n: int) -> None:
+    for _ in range(n):
+        CarFactory(resource__location=t.location)
+
+
+def add_bookings(t: ApiTenant, n: int) -> None:
+    with scopes_disabled():
+        taken = t.organization.bookings.count()
+        for day in range(taken, taken + n):
+            t.book(
+                resource=t.staff_time, starts_at=MONDAY_10 + timedelta(days=day % 6, hours=day // 6)
+            )
+
+
+def add_reviews(t: ApiTenant, n: int) -> None:
+    with scopes_disabled():
+        taken = t.organization.carreviews.count()
+        for day in range(taken, taken + n):
+            booking = t.book(
+                service=t.rental,
+                resource=t.car.resource,
+                starts_at=MONDAY_10 + timedelta(days=2 * day),
+                ends_at=MONDAY_10 + timedelta(days=2 * day + 1),
+            )
+            CarReview.objects.create(
+                organization=t.organization,
+                booking=booking,
+                car=t.car,
+                customer=CustomerFactory(organization=t.organization),
+                rating=4,
+                status=ReviewStatus.APPROVED,
+            )
+
+
+def add_customers(t: ApiTenant, n: int) -> None:
+    for _ in range(n):
+        CustomerFactory(organization=t.organization, full_name="Customer Again")
+
+
+def add_tokens(t: ApiTenant, n: int) -> None:
+    for _ in range(n):
+        AuthToken.objects.create(user=t.owner)
+
+
+LISTS = {
+    "locations": ("locations/", add_locations, None),
+    "services": ("services/", add_services, None),
+    "cars": ("cars/?features=gps&ordering=-rating", add_cars, None),
+    "car reviews": ("cars/{car}/reviews/", add_reviews, None),
+    "my bookings": ("/api/v1/me/bookings/", add_bookings, "customer"),
+    "schedule": (
+        "staff/schedule/?date=2030-01-07&days=7&location={location}",
+        add_bookings,
+        "owner",
+    ),
+    "customers": ("staff/customers/?search=customer", add_customers, "owner"),
+    "tokens": ("/api/v1/auth/tokens/", add_tokens, "owner"),
+}
+
+
+def page_queries(client, path: str) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, response.content
+    return len(queries), len(response.json()["results"])
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_a_list_reads_the_same_number_of_queries_for_1_or_11_rows(alpha, api, name):
+    path, add_rows, role = LISTS[name]
+    path = path.format(car=alpha.car.pk, location=alpha.location.pk)
+    if not path.startswith("/"):
+        path = f"/api/v1/organizations/alpha/{path}"
+    client = api(alpha.user(role) if role else None)
+
+    add_rows(alpha, 1)
+    few, few_rows = page_queries(client, path)
+    add_rows(alpha, 10)
+    many, many_rows = page_queries(client, path)
+
+    assert many_rows >= few_rows + 10
+    assert many == few
