@@ -1,10 +1,13 @@
 """The tenant wall: every query on a tenant-owned model runs inside an organization scope.
 
 Tenant-owned models (accounts.models.TenantModel) use django-scopes' ScopedManager, whose
-querysets raise ScopeError unless a scope is active. Scopes are entered in exactly three places:
+querysets raise ScopeError unless a scope is active. Scopes are entered in exactly four places:
 
 * TenantScopeMiddleware, once per request: the organization named in the URL for pages and API
   (`organization_slug`), or, in the admin, the organizations the signed-in user belongs to;
+* the API's /me/bookings/ views (bookings.api.customer.AccountBookingsView): a customer's own
+  bookings span organizations, so once the token is checked they enter the scope of the
+  organizations the user booked with;
 * OrganizationTask, for Celery tasks, from their `organization_id` argument;
 * code that must look across tenants on purpose (platform-wide commands, the roles module's own
   membership lookup), with an explicit `scopes_disabled()` that a reviewer can see.

@@ -5,7 +5,7 @@ window owns one row there, and an exclusion constraint refuses two overlapping r
 resource. Services write those rows (bookings/services.py); nothing else does.
 """
 
-from datetime import time
+from datetime import time, timedelta
 from decimal import Decimal
 
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -13,6 +13,7 @@ from django.contrib.postgres.fields import DecimalRangeField, RangeOperators
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 
 from accounts.models import Customer, Location, TenantModel, User
 from fleet.models import Maintenance, Resource
@@ -365,6 +366,15 @@ class BookingEvent(TenantModel):
         return f"{self.booking}: {self.kind}"
 
 
+# How long an API client may retry a request with the same Idempotency-Key.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+
+
+class IdempotencyRecordQuerySet(models.QuerySet):
+    def expired(self) -> "IdempotencyRecordQuerySet":
+        return self.filter(created_at__lt=timezone.now() - IDEMPOTENCY_KEY_LIFETIME)
+
+
 class IdempotencyRecord(models.Model):
     """The first answer to an API request that carried an `Idempotency-Key` (bookings/api).
 
@@ -380,6 +390,8 @@ class IdempotencyRecord(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = IdempotencyRecordQuerySet.as_manager()
 
     class Meta:
         constraints = [

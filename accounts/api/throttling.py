@@ -1,8 +1,13 @@
+import hashlib
+
 from rest_framework.throttling import SimpleRateThrottle
 
 
 class FailedLoginThrottle(SimpleRateThrottle):
-    """Limits failed sign-ins per client address; successful ones use up nothing.
+    """Limits failed sign-ins per client address and email; successful ones use up nothing.
+
+    Keyed by both, so people behind one shared address do not lock each other out; guessing
+    across many emails from one address is held back by the anonymous throttle.
 
     DRF's throttles count every request they allow, so this one only checks the history, and the
     view adds to it with `record_failure` when the password was wrong.
@@ -11,7 +16,12 @@ class FailedLoginThrottle(SimpleRateThrottle):
     scope = "failed_login"
 
     def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        email = request.data.get("email", "") if isinstance(request.data, dict) else ""
+        digest = hashlib.sha256(str(email).strip().lower().encode()).hexdigest()[:32]
+        return self.cache_format % {
+            "scope": self.scope,
+            "ident": f"{self.get_ident(request)}:{digest}",
+        }
 
     def throttle_success(self) -> bool:
         return True

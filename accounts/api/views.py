@@ -46,7 +46,8 @@ class TokenObtainView(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
-            FailedLoginThrottle.record_failure(request, self)
+            if "non_field_errors" in serializer.errors:  # well-formed, but the wrong password
+                FailedLoginThrottle.record_failure(request, self)
             raise ValidationError(serializer.errors)
         token = _issue_token(request, serializer.validated_data["user"])
         return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)

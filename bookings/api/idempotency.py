@@ -4,6 +4,7 @@ The key is claimed by inserting an IdempotencyRecord in the same transaction as 
 concurrent retry's insert waits on the unique index until the first transaction ends: if it
 committed, the retry gets its stored answer; if it rolled back, the retry runs the change itself.
 Only successful answers are stored, so a request refused (409 slot_taken...) may be retried.
+A key is remembered for IDEMPOTENCY_KEY_LIFETIME; bookings.tasks purges older ones hourly.
 """
 
 import functools
@@ -59,6 +60,7 @@ def idempotent(handler):
             return handler(view, request, *args, **kwargs)
         fingerprint = _fingerprint(request)
         with transaction.atomic():
+            IdempotencyRecord.objects.expired().filter(user=request.user, key=key).delete()
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(

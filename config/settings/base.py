@@ -133,6 +133,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-idempotency-records": {
+        "task": "bookings.tasks.idempotency_records_purge",
+        "schedule": timedelta(hours=1),
+    },
+}
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -176,7 +182,8 @@ REST_FRAMEWORK = {
         "booking_create": env("API_THROTTLE_BOOKING_CREATE", default="20/hour"),
         "failed_login": env("API_THROTTLE_FAILED_LOGIN", default="10/hour"),
     },
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=None),
+    # 0: the client is REMOTE_ADDR; behind N proxies, the Nth address from the end of X-Forwarded-For.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 REST_KNOX = {

@@ -146,6 +146,24 @@ def test_failed_sign_ins_are_throttled_but_successful_ones_are_not_counted(user,
     assert int(locked.headers["Retry-After"]) > 0
 
 
+def test_failed_sign_ins_for_one_email_do_not_lock_out_another(user, api, rates):
+    rates(failed_login="2/hour")
+    neighbour = UserFactory(email="bob@example.com")
+    for _ in range(2):
+        sign_in(api(), user.email, "wrong")
+    assert sign_in(api(), user.email).status_code == 429
+
+    assert sign_in(api(), neighbour.email).status_code == 201
+
+
+def test_malformed_sign_ins_are_not_counted_as_failures(user, api, rates):
+    rates(failed_login="1/hour")
+    for _ in range(3):
+        assert api().post(TOKEN, {"email": "not an email"}).status_code == 400
+
+    assert sign_in(api(), user.email).status_code == 201
+
+
 def test_anonymous_clients_are_throttled(alpha, api, rates):
     rates(anon="2/min")
     client = api()

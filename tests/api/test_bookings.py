@@ -4,11 +4,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django_scopes import scopes_disabled
 
-from bookings.models import Booking, BookingStatus, IdempotencyRecord
+from bookings.models import IDEMPOTENCY_KEY_LIFETIME, Booking, BookingStatus, IdempotencyRecord
 from bookings.services import booking_complete, booking_confirm, booking_start
+from bookings.tasks import idempotency_records_purge
 from tests.api.conftest import ApiTenant
+from tests.conftest import NOW
 from tests.factories import CustomerFactory
 
 SLOT = "2030-01-07T12:00:00+02:00"
@@ -283,3 +286,16 @@ def test_a_completed_rental_can_be_reviewed_once(alpha, api):
     assert first.json() == {"rating": 5, "comment": "Clean car", "status": "pending"}
     assert error_of(again) == (409, "review_not_allowed")
     assert error_of(client.post(review, {"rating": 6})) == (400, "validation_error")
+
+
+def test_a_key_past_its_lifetime_is_a_new_request_and_gets_purged(alpha, api):
+    client = api(alpha.customer_user)
+    assert create(client, alpha, key="old").status_code == 201
+
+    with time_machine.travel(NOW + IDEMPOTENCY_KEY_LIFETIME + timedelta(minutes=1), tick=False):
+        again = create(client, alpha, key="old")
+        # Not replayed: run again, it finds its own slot taken by the first booking.
+        assert error_of(again) == (409, "slot_taken")
+
+        assert idempotency_records_purge() == 1
+    assert not IdempotencyRecord.objects.exists()
