@@ -182,7 +182,7 @@ REST_FRAMEWORK = {
         "booking_create": env("API_THROTTLE_BOOKING_CREATE", default="20/hour"),
         "failed_login": env("API_THROTTLE_FAILED_LOGIN", default="10/hour"),
     },
-    # 0: the client is REMOTE_ADDR; behind N proxies, the Nth address from the end of X-Forwarded-For.
+    # 0: the client is REMOTE_ADDR (X-Forwarded-For can be forged); set to the number of proxies.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
