@@ -299,3 +299,11 @@ def test_a_key_past_its_lifetime_is_a_new_request_and_gets_purged(alpha, api):
 
         assert idempotency_records_purge() == 1
     assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.parametrize("starts_at", ["9999-12-31T23:30:00+00:00", "0001-01-01T00:00:00+00:00"])
+def test_instants_at_the_ends_of_the_calendar_are_refused_not_overflowed(alpha, api, starts_at):
+    response = create(api(alpha.customer_user), alpha, starts_at=starts_at)
+
+    assert error_of(response) == (400, "validation_error")
+    assert "starts_at" in response.json()["error"]["details"]

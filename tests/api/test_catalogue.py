@@ -191,3 +191,16 @@ def test_car_free_periods_are_merged_across_days_with_offsets(alpha, api):
         {"starts_at": "2030-01-07T00:00:00+02:00", "ends_at": "2030-01-08T10:00:00+02:00"},
         {"starts_at": "2030-01-09T10:00:00+02:00", "ends_at": "2030-01-11T00:00:00+02:00"},
     ]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-06-01", "9999-12-31"])
+def test_days_outside_the_platforms_calendar_are_refused(alpha, api, day):
+    response = api().get(availability(alpha, date_from=day, date_to=day))
+
+    assert response.status_code == 400
+    assert "date_from" in response.json()["error"]["details"]
+
+
+def test_opening_hours_are_wall_clock_times_without_offset(alpha, api):
+    location = api().get("/api/v1/organizations/alpha/locations/").json()["results"][0]
+    assert location["opening_hours"][0] == {"weekday": 0, "opens_at": "09:00", "closes_at": "17:00"}
