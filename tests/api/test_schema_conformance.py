@@ -45,7 +45,7 @@ CONFIG = SchemathesisConfig.from_dict(
 
 # Read at collection as a client reads it: the document the views describe, served by the same
 # handler the requests go through. (schemathesis.pytest.from_fixture would read it inside the
-# test instead, but its lazy runner does not work with pytest 9.)
+# test instead, but its lazy runner needs `Node._nodeid`, which pytest 9 no longer has.)
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", WSGIHandler(), config=CONFIG)
 
 # Real values for the parameters and body fields of that name: ids of the rows the `alpha` and
@@ -125,6 +125,7 @@ def keep_test_connection() -> Iterator[None]:
 
 @pytest.fixture
 def token(role: str, alpha: ApiTenant) -> tuple[AuthToken, str]:
+    """The run's token, made once: each example's rollback (see `_call`) undoes its revocation."""
     return AuthToken.objects.create(user=alpha.user(role))
 
 
@@ -132,6 +133,7 @@ def token(role: str, alpha: ApiTenant) -> tuple[AuthToken, str]:
 def known(
     alpha: ApiTenant, bravo: ApiTenant, token: tuple[AuthToken, str]
 ) -> Iterator[dict[str, list]]:
+    """Fills KNOWN for one test, and empties it after."""
     slot = ["2030-01-07T11:00:00+02:00", "2030-01-07T10:00:00+02:00", "2030-01-09T10:00:00+02:00"]
     someone_elses, _ = AuthToken.objects.create(user=alpha.staff)
     KNOWN.update(
@@ -182,21 +184,23 @@ def _call(case: schemathesis.Case, bearer: str) -> None:
         transaction.set_rollback(True)
 
 
-# Schemathesis also leaves the token out of some cases, or sends a wrong one, on its own.
-EXAMPLES = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+# Bounded, so the file runs in about a minute. Hypothesis' health checks about function-scoped
+# fixtures do not apply: each example rolls back its own changes.
+BOUNDED = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.mark.parametrize("role", ["owner"])
 @schema.parametrize()
-@EXAMPLES
+@BOUNDED
 def test_owner(case: schemathesis.Case, token: tuple[AuthToken, str], known: dict) -> None:
-    """Every operation, as alpha's owner: each staff endpoint answers with data."""
+    """Every operation, as alpha's owner: each staff endpoint answers with data. Schemathesis
+    leaves the token out of some cases on its own, so anonymous calls are covered too."""
     _call(case, token[1])
 
 
 @pytest.mark.parametrize("role", ["customer"])
 @schema.include(_needs_token).parametrize()
-@EXAMPLES
+@BOUNDED
 def test_customer(case: schemathesis.Case, token: tuple[AuthToken, str], known: dict) -> None:
     """The operations that need a token, as alpha's customer: their bookings are under /me/,
     and every staff endpoint must refuse them in the documented way."""
