@@ -123,6 +123,16 @@ class Organization(models.Model):
         default=timedelta(hours=24),
         help_text="Customers may cancel or reschedule until this long before the start.",
     )
+    reminder_lead_time = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="Customers get a reminder email this long before their booking starts.",
+    )
+    brand_color = models.CharField(
+        max_length=7,
+        default="#0b57d0",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #0b57d0.")],
+        help_text="The colour of the booking pages' header and buttons.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,6 +140,15 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def brand_text_color(self) -> str:
+        """Black or white, whichever reads better on the brand colour (WCAG contrast)."""
+        channels = [int(self.brand_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        # Contrast with white is 1.05 / (L + 0.05), with black (L + 0.05) / 0.05.
+        return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
 
 
 class TenantModel(models.Model):

@@ -157,3 +157,29 @@ def customer_for_account(*, organization: Organization, user: User) -> Customer:
             )
     except IntegrityError:  # the account's first two bookings arrived together
         return scoped.get(email=user.email)
+
+
+def customer_for_guest(
+    *, organization: Organization, full_name: str, email: str, phone: str = ""
+) -> Customer:
+    """The customer profile a guest (no account) books with: found by email, or made.
+
+    An existing profile keeps its name and phone: anyone can type an email into the booking
+    form, so what they type must not overwrite the business's record of that customer. A
+    missing phone is filled in.
+    """
+    email = User.objects.normalize_email(email).lower()
+    scoped = Customer.objects.with_scope(organization=organization.pk)
+    customer = scoped.filter(email=email).first()
+    if customer is None:
+        try:
+            with transaction.atomic():
+                return scoped.create(
+                    organization=organization, email=email, full_name=full_name, phone=phone
+                )
+        except IntegrityError:  # the same guest's two bookings arrived together
+            customer = scoped.get(email=email)
+    if phone and not customer.phone:
+        customer.phone = phone
+        customer.save(update_fields=["phone"])
+    return customer

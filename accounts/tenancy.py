@@ -72,6 +72,11 @@ class TenantScopeMiddleware:
         return self.get_response(request)
 
 
+def current_organization(request: HttpRequest) -> dict:
+    """Template context: the organization of the URL, for its name and colours on every page."""
+    return {"organization": getattr(request, "organization", None)}
+
+
 class OrganizationTask(celery.Task):
     """Base for tasks on one organization's data: the body runs in that organization's scope.
 

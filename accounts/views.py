@@ -1,9 +1,9 @@
-"""Public pages of the platform and of each organization (the booking pages build on these)."""
+"""The platform's own public page; each organization's booking pages are in bookings/views.py."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.models import Location, Organization
+from accounts.models import Organization
 
 
 def platform_home(request: HttpRequest) -> HttpResponse:
@@ -12,12 +12,3 @@ def platform_home(request: HttpRequest) -> HttpResponse:
         request, "accounts/platform_home.html", {"organizations": Organization.objects.all()}
     )
 
-
-def organization_home(request: HttpRequest, organization_slug: str) -> HttpResponse:
-    """An organization's landing page, inside the scope the tenant middleware entered."""
-    organization = request.organization
-    return render(
-        request,
-        "accounts/organization_home.html",
-        {"organization": organization, "locations": Location.objects.all()},
-    )

@@ -221,6 +221,32 @@ def service_slots(
     return [slot for day in days for slot in by_day[day] if earliest <= slot.starts_at <= latest]
 
 
+def service_locations(service: Service) -> QuerySet[Location]:
+    """The locations where some active resource serves the service."""
+    return Location.objects.filter(
+        pk__in=service.resources.filter(is_active=True).values("location")
+    ).order_by("name")
+
+
+def nearest_slots(
+    *, service: Service, location: Location, around: datetime, count: int = 6, days: int = 7
+) -> list[Slot]:
+    """The free slots closest to `around` (before or after, within `days` local days either
+    side), in time order: what to offer when the chosen time was just taken."""
+    day = around.astimezone(location.time_zone).date()
+    slots = service_slots(
+        service=service,
+        location=location,
+        date_from=day - timedelta(days=days),
+        date_to=day + timedelta(days=days),
+    )
+    closest = sorted(
+        (slot for slot in slots if slot.starts_at != around),
+        key=lambda slot: abs(slot.starts_at - around),
+    )[:count]
+    return sorted(closest, key=lambda slot: slot.starts_at)
+
+
 def car_free_periods(
     *, car: Car, date_from: date, date_to: date, use_cache: bool = True
 ) -> list[Interval]:

@@ -13,7 +13,8 @@ from django.db.models import F
 from django.utils import timezone
 from psycopg.errors import ExclusionViolation, UniqueViolation
 
-from accounts.models import Customer, Location, User
+from accounts.models import Customer, Location, Organization, User
+from accounts.services import customer_for_guest
 from bookings.errors import (
     CancellationTooLate,
     InvalidBookingRequest,
@@ -26,12 +27,15 @@ from bookings.models import (
     TRANSITIONS,
     Booking,
     BookingEvent,
+    BookingSource,
     BookingStatus,
+    EmailKind,
     Occupancy,
     Service,
     ServiceKind,
     VehicleType,
 )
+from bookings.notifications import email_queue
 from bookings.pricing import quote
 from bookings.selectors import OpeningCalendar, bookable_resources, service_slots
 from fleet.models import Maintenance, Resource
@@ -261,9 +265,25 @@ def booking_create(
                     "total_price": str(price.total),
                 },
             )
+            email_queue(booking, kind=EmailKind.CONFIRMATION, event_key="created")
             return booking
         # Another request took this resource first; the next one may still be free.
     raise SlotUnavailable("This time was just taken. Please choose another.")
+
+
+@transaction.atomic
+def guest_booking_create(
+    *, organization: Organization, full_name: str, email: str, phone: str = "", **booking
+) -> Booking:
+    """A booking from the booking pages, by a customer without an account.
+
+    The customer profile is found by email or made, in the booking's transaction: if the slot
+    is taken, the new profile is rolled back with everything else.
+    """
+    customer = customer_for_guest(
+        organization=organization, full_name=full_name, email=email, phone=phone
+    )
+    return booking_create(actor=None, source=BookingSource.CUSTOMER, customer=customer, **booking)
 
 
 def _locked_for_change(booking: Booking, expected_version: int) -> Booking:
@@ -352,22 +372,45 @@ def booking_mark_no_show(*, actor: User | None, booking: Booking, expected_versi
     )
 
 
+def customer_change_deadline(booking: Booking) -> datetime:
+    """Until when the customer may cancel or reschedule: the organization's cut-off."""
+    return booking.starts_at - booking.organization.cancellation_cutoff
+
+
+def customer_may_change(booking: Booking) -> bool:
+    return booking.status in (
+        BookingStatus.PENDING,
+        BookingStatus.CONFIRMED,
+    ) and timezone.now() <= customer_change_deadline(booking)
+
+
+def _in_words(duration: timedelta) -> str:
+    """48 hours -> "2 days", 90 minutes -> "90 minutes": cut-offs as a customer reads them."""
+    minutes = int(duration.total_seconds() // 60)
+    for unit, size in (("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        if minutes >= size and minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{minutes} minutes"
+
+
 def _check_cutoff(booking: Booking, *, by_staff: bool, what: str) -> None:
     if by_staff:
         return  # staff may change a booking at any time; the cut-off protects the business
-    if timezone.now() > booking.starts_at - booking.organization.cancellation_cutoff:
+    if timezone.now() > customer_change_deadline(booking):
         raise CancellationTooLate(
-            f"Bookings can be {what} up to {booking.organization.cancellation_cutoff} before "
-            "they start. Please contact the business."
+            f"Bookings can be {what} up to {_in_words(booking.organization.cancellation_cutoff)} "
+            "before they start. Please contact the business."
         )
 
 
+@transaction.atomic
 def booking_cancel(
     *, actor: User | None, booking: Booking, expected_version: int, reason: str = "", by_staff: bool
 ) -> Booking:
     """Cancel and give the time back. Customers are held to the organization's cut-off."""
     _check_cutoff(booking, by_staff=by_staff, what="cancelled")
-    return _transition(
+    booking = _transition(
         booking,
         to_status=BookingStatus.CANCELLED,
         actor=actor,
@@ -375,6 +418,8 @@ def booking_cancel(
         kind="cancelled",
         cancellation_reason=reason,
     )
+    email_queue(booking, kind=EmailKind.CANCELLATION, event_key="cancelled")
+    return booking
 
 
 @transaction.atomic
@@ -450,6 +495,7 @@ def booking_reschedule(
                     },
                 },
             )
+            email_queue(booking, kind=EmailKind.CHANGE, event_key=f"rescheduled:{booking.version}")
             return booking
     raise SlotUnavailable("This time was just taken. Please choose another.")
 

@@ -111,6 +111,10 @@ class Car(TenantModel):
     def __str__(self) -> str:
         return f"{self.make} {self.model} ({self.year})"
 
+    @property
+    def feature_labels(self) -> list[str]:
+        return [CarFeature(feature).label for feature in self.features]
+
 
 class Maintenance(TenantModel):
     """A period a resource is out of service; it blocks bookings exactly as a booking would."""

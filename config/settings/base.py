@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.tenancy.current_organization",
             ],
         },
     },
@@ -132,8 +133,25 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+# With acks_late, a worker that loses the broker stops its running tasks, which the broker
+# redelivers, instead of finishing them unacknowledged and running them twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Redis redelivers an unacknowledged task after this many seconds (RabbitMQ: when the worker's
+# connection drops). Longer than the hard time limit, so a running task is never handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "send-lost-outbox-emails": {
+        "task": "bookings.tasks.outbox_sweep",
+        "schedule": timedelta(minutes=1),
+    },
+    "queue-booking-reminders": {
+        "task": "bookings.tasks.booking_reminders_schedule",
+        "schedule": timedelta(minutes=env.int("BOOKING_REMINDER_CHECK_MINUTES", default=5)),
+    },
     "purge-expired-idempotency-records": {
         "task": "bookings.tasks.idempotency_records_purge",
         "schedule": timedelta(hours=1),
@@ -147,6 +165,25 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="bookings@localhost")
 if EMAIL_URL := env("EMAIL_URL", default=""):
     # smtp://user:password@host:587 and friends set EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT...
     globals().update(env.email_url_config(EMAIL_URL))
+# A provider's API instead of SMTP: EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend
+# with its keys in ANYMAIL_* variables (ANYMAIL_MAILGUN_API_KEY...), see django-anymail.
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in env.ENVIRON.items()
+    if key.startswith("ANYMAIL_")
+}
+# Customer emails are retried with exponential backoff (seconds), then marked failed.
+EMAIL_MAX_RETRIES = env.int("EMAIL_MAX_RETRIES", default=8)
+EMAIL_RETRY_BACKOFF_SECONDS = env.int("EMAIL_RETRY_BACKOFF_SECONDS", default=30)
+EMAIL_RETRY_BACKOFF_MAX_SECONDS = env.int("EMAIL_RETRY_BACKOFF_MAX_SECONDS", default=3600)
+
+# --- Booking pages ------------------------------------------------------------------------------
+# The address customers reach the platform at: emails are sent without a request to take it from.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# How long the manage link of a booking email works; every email carries a fresh one.
+BOOKING_MANAGE_LINK_MAX_AGE = timedelta(
+    days=env.int("BOOKING_MANAGE_LINK_MAX_AGE_DAYS", default=60)
+)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

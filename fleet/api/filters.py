@@ -1,11 +1,11 @@
 """The car catalogue's search: `?features=gps&features=tow_bar&seats_min=5&ordering=-rating`."""
 
 from django import forms
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django_filters import rest_framework as filters
 
-from bookings.models import Occupancy
 from fleet.models import Car, CarFeature, Transmission
+from fleet.selectors import cars_free_between
 
 
 class NullsLastOrderingFilter(filters.OrderingFilter):
@@ -66,9 +66,4 @@ class CarFilter(filters.FilterSet):
     def filter_free(self, queryset, name, value):
         if name == "free_to":
             return queryset  # applied together with free_from
-        taken = Occupancy.objects.filter(
-            resource=OuterRef("resource"),
-            starts_at__lt=self.form.cleaned_data["free_to"],
-            ends_at__gt=value,
-        )
-        return queryset.filter(~Exists(taken))
+        return cars_free_between(queryset, value, self.form.cleaned_data["free_to"])

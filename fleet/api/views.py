@@ -12,15 +12,8 @@ from bookings.api.serializers import DateRangeQuerySerializer
 from bookings.selectors import car_free_periods
 from fleet.api.filters import CarFilter
 from fleet.api.serializers import CarAvailabilitySerializer, CarReviewSerializer, CarSerializer
-from fleet.models import Car, CarReview, ReviewStatus
-
-
-def _cars():
-    return (
-        Car.objects.filter(resource__is_active=True)
-        .select_related("organization", "resource__location")
-        .order_by("make", "model", "pk")
-    )
+from fleet.models import CarReview
+from fleet.selectors import bookable_cars, car_reviews_published
 
 
 class CarListView(PublicView, generics.ListAPIView):
@@ -30,14 +23,14 @@ class CarListView(PublicView, generics.ListAPIView):
     filterset_class = CarFilter
 
     def get_queryset(self):
-        return _cars()
+        return bookable_cars()
 
 
 class CarDetailView(PublicView, generics.RetrieveAPIView):
     serializer_class = CarSerializer
 
     def get_queryset(self):
-        return _cars()
+        return bookable_cars()
 
 
 class CarAvailabilityView(PublicView):
@@ -48,7 +41,7 @@ class CarAvailabilityView(PublicView):
         responses={200: CarAvailabilitySerializer, 304: NOT_MODIFIED},
     )
     def get(self, request: Request, organization_slug: str, pk: int) -> Response:
-        car = get_object_or_404(_cars(), pk=pk)
+        car = get_object_or_404(bookable_cars(), pk=pk)
         query = DateRangeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         periods = car_free_periods(car=car, **query.validated_data)
@@ -73,9 +66,4 @@ class CarReviewListView(PublicView, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema asks for the model only
             return CarReview.objects.none()
-        car = get_object_or_404(_cars(), pk=self.kwargs["pk"])
-        return (
-            CarReview.objects.filter(car=car, status=ReviewStatus.APPROVED)
-            .select_related("customer")
-            .order_by("-created_at", "-pk")
-        )
+        return car_reviews_published(get_object_or_404(bookable_cars(), pk=self.kwargs["pk"]))

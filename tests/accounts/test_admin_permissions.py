@@ -80,6 +80,8 @@ def change_form(obj) -> tuple[dict, str, str]:
             "time_zone": "Europe/Helsinki",
             "currency": "EUR",
             "cancellation_cutoff": "24:00:00",
+            "reminder_lead_time": "24:00:00",
+            "brand_color": "#0b57d0",
         }
         return data, "name", "Renamed"
     if isinstance(obj, Location):

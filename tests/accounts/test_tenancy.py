@@ -31,7 +31,7 @@ def test_a_scope_returns_only_that_organizations_rows(tenant_a, tenant_b):
 
 
 def test_organization_pages_resolve_the_tenant_from_the_url(tenant_a, tenant_b, client):
-    response = client.get(reverse("organization-home", args=[tenant_a.organization.slug]))
+    response = client.get(reverse("pages:home", args=[tenant_a.organization.slug]))
     assert response.status_code == 200
     body = response.content.decode()
     assert tenant_a.location.name in body and tenant_a.other_location.name in body

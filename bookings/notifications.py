@@ -1,0 +1,230 @@
+"""Emails to customers about their bookings, through a transactional outbox.
+
+A service that changes a booking calls `email_queue` inside its transaction: the email is
+rendered and stored as an OutboxEmail row, so it exists exactly when the change commits, and a
+Celery task is queued once the commit is done (`bookings.tasks.outbox_email_send`). Delivery
+(`email_deliver`) holds the row's lock while it sends and marks it sent in the same transaction,
+so two deliveries of one task, or a task and the sweeper's re-queue of it, send it once. Each
+email carries an .ics event whose UID is the booking's and whose SEQUENCE is its version, so a
+calendar updates the same event on a reschedule and removes it on a cancellation.
+"""
+
+import logging
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import icalendar
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.models import Organization
+from bookings.manage_links import manage_url
+from bookings.models import (
+    Booking,
+    BookingStatus,
+    EmailKind,
+    EmailStatus,
+    OutboxEmail,
+)
+
+logger = logging.getLogger(__name__)
+
+HEADLINES = {
+    EmailKind.CONFIRMATION: "Your booking is confirmed",
+    EmailKind.CHANGE: "Your booking has changed",
+    EmailKind.CANCELLATION: "Your booking is cancelled",
+    EmailKind.REMINDER: "See you soon",
+}
+
+
+def _site_domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def booking_calendar(booking: Booking, *, now: datetime | None = None) -> str:
+    """The booking as an iCalendar event: a request, or a cancel once it is cancelled.
+
+    The UID stays the booking's for life and SEQUENCE is its version, which every change bumps,
+    so calendars apply each email over the previous one.
+    """
+    cancelled = booking.status in (BookingStatus.CANCELLED, BookingStatus.NO_SHOW)
+    organization, location, customer = booking.organization, booking.location, booking.customer
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//Booking platform//Bookings//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "CANCEL" if cancelled else "REQUEST")
+
+    event = icalendar.Event()
+    event.add("uid", f"booking-{booking.code}@{_site_domain()}")
+    event.add("sequence", booking.version)
+    event.add("dtstamp", now or timezone.now())
+    # In UTC whatever zone the caller gave the times in: icalendar writes any other zone as a
+    # TZID, which needs a VTIMEZONE we do not send (and a fixed offset would not parse back).
+    event.add("dtstart", booking.starts_at.astimezone(UTC))
+    event.add("dtend", booking.ends_at.astimezone(UTC))
+    event.add("summary", f"{booking.service.name} at {organization.name}")
+    event.add(
+        "location",
+        f"{location.name}, {location.street_address}, {location.postal_code} {location.city}",
+    )
+    event.add("description", f"Confirmation code {booking.code}. Manage: {manage_url(booking)}")
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    organizer = icalendar.vCalAddress(
+        f"mailto:{organization.contact_email or settings.DEFAULT_FROM_EMAIL}"
+    )
+    organizer.params["cn"] = organization.name
+    event.add("organizer", organizer)
+    attendee = icalendar.vCalAddress(f"mailto:{customer.email}")
+    attendee.params["cn"] = customer.full_name
+    attendee.params["role"] = "REQ-PARTICIPANT"
+    event.add("attendee", attendee)
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+def email_queue(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail | None:
+    """Record the email about this event of the booking; it is sent after the commit.
+
+    Call inside the transaction that makes the change. None if this event was already emailed
+    (`event_key` is unique per booking).
+    """
+    location = booking.location
+    context = {
+        "booking": booking,
+        "organization": booking.organization,
+        "location": location,
+        "customer": booking.customer,
+        "kind": kind,
+        "headline": HEADLINES[kind],
+        "manage_url": manage_url(booking),
+    }
+    with timezone.override(location.time_zone):
+        body_text = render_to_string("bookings/email/booking.txt", context)
+        body_html = render_to_string("bookings/email/booking.html", context)
+    try:
+        with transaction.atomic():
+            email = OutboxEmail.objects.create(
+                organization_id=booking.organization_id,
+                booking=booking,
+                kind=kind,
+                event_key=event_key,
+                to=booking.customer.email,
+                subject=f"{HEADLINES[kind]}: {booking.service.name}, {booking.code}",
+                body_text=body_text,
+                body_html=body_html,
+                calendar=booking_calendar(booking),
+            )
+    except IntegrityError:
+        return None  # another process recorded this event a moment ago
+    _send_after_commit(email)
+    return email
+
+
+def _send_after_commit(email: OutboxEmail) -> None:
+    # Imported here: the task module imports this one.
+    from bookings.tasks import outbox_email_send
+
+    transaction.on_commit(
+        lambda: outbox_email_send.delay(organization_id=email.organization_id, email_id=email.pk),
+        # A broker that is down must not fail the booking: the sweeper re-queues the email.
+        robust=True,
+    )
+
+
+def _message(email: OutboxEmail) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        to=[email.to],
+        reply_to=[email.booking.organization.contact_email]
+        if email.booking.organization.contact_email
+        else None,
+        # The same Message-ID on every attempt, so a receiver can tell a duplicate.
+        headers={"Message-ID": f"<outbox-{email.pk}@{_site_domain()}>"},
+    )
+    message.attach_alternative(email.body_html, "text/html")
+    message.attach("booking.ics", email.calendar, "text/calendar")
+    return message
+
+
+def email_deliver(email_id: int) -> bool:
+    """Send a pending email and mark it sent; False if it is already sent (or gone).
+
+    The row stays locked from the check until the commit, so a second delivery of the same
+    email waits and then finds it sent. If the process dies while sending, the transaction rolls
+    back and the email stays pending for the retry.
+    """
+    with transaction.atomic():
+        email = (
+            # Only the email's row: locking the joined booking and organization while the mail
+            # goes out would hold up changes to the booking and every other email of the tenant.
+            OutboxEmail.objects.select_for_update(of=("self",))
+            .select_related("booking__organization")
+            .filter(pk=email_id, status=EmailStatus.PENDING)
+            .first()
+        )
+        if email is None:
+            return False
+        _message(email).send()
+        email.status = EmailStatus.SENT
+        email.sent_at = timezone.now()
+        email.attempts = F("attempts") + 1
+        email.last_error = ""
+        email.save(update_fields=["status", "sent_at", "attempts", "last_error"])
+    return True
+
+
+def email_record_failure(email_id: int, error: Exception, *, retry_at: datetime | None) -> None:
+    """Note a failed attempt; without `retry_at` the email has failed for good."""
+    logger.warning("Email %s not sent: %r", email_id, error)
+    changes = {"attempts": F("attempts") + 1, "last_error": repr(error)[:2000]}
+    if retry_at is None:
+        changes["status"] = EmailStatus.FAILED
+    else:
+        changes["next_attempt_at"] = retry_at
+    OutboxEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING).update(**changes)
+
+
+def email_send_again(email: OutboxEmail) -> bool:
+    """Queue a failed (or stuck pending) email again, for staff who fixed the cause; False if
+    it was sent meanwhile. Its attempts so far stay counted."""
+    with transaction.atomic():
+        requeued = OutboxEmail.objects.filter(
+            pk=email.pk, status__in=[EmailStatus.FAILED, EmailStatus.PENDING]
+        ).update(status=EmailStatus.PENDING, next_attempt_at=timezone.now())
+        if requeued:
+            _send_after_commit(email)
+    return bool(requeued)
+
+
+def reminders_queue(*, organization: Organization, now: datetime | None = None) -> int:
+    """Queue a reminder for each booking starting within the organization's lead time whose
+    customer has not heard from us since that window opened (a booking made or moved inside it
+    has just had its own email). Returns how many were queued."""
+    now = now or timezone.now()
+    lead = organization.reminder_lead_time
+    due = (
+        Booking.objects.filter(
+            organization=organization,
+            status__in=[BookingStatus.PENDING, BookingStatus.CONFIRMED],
+            starts_at__gt=now,
+            starts_at__lte=now + lead,
+        )
+        .annotate(last_emailed_at=Max("emails__created_at"))
+        .filter(Q(last_emailed_at__isnull=True) | Q(last_emailed_at__lt=F("starts_at") - lead))
+        .select_related("organization", "location", "customer", "service")
+    )
+    queued = 0
+    for booking in due:
+        with transaction.atomic():
+            if email_queue(
+                booking,
+                kind=EmailKind.REMINDER,
+                event_key=f"reminder:{booking.starts_at:%Y%m%dT%H%M%SZ}",
+            ):
+                queued += 1
+    return queued

@@ -1,0 +1,148 @@
+"""The rental company's pages: search the fleet for dates, and a car with its reviews.
+
+Booking the car chosen here continues on the booking pages' last steps (bookings.views.book).
+"""
+
+from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Location
+from bookings.forms import CarSearchForm, RentalPeriodForm
+from bookings.models import Service, ServiceKind
+from bookings.pricing import quote
+from bookings.selectors import car_free_periods
+from bookings.views import render_at
+from fleet.models import Car
+from fleet.selectors import bookable_cars, car_reviews_published, cars_free_between
+
+BAD_REQUEST = 400
+
+
+def _with_rental_service(cars: QuerySet[Car]) -> QuerySet[Car]:
+    """Cars with `rental_services`: the active rental services that book them."""
+    return cars.prefetch_related(
+        Prefetch(
+            "resource__services",
+            Service.objects.filter(kind=ServiceKind.RENTAL, is_active=True)
+            .select_related("organization")
+            .order_by("pk"),
+            to_attr="rental_services",
+        )
+    )
+
+
+def _offer(car: Car, starts_at: datetime, ends_at: datetime) -> dict:
+    """The car for this period: its price, and the booking pages' next step (none if no
+    service rents it out)."""
+    if not car.resource.rental_services:
+        return {"car": car, "price": None, "book_url": None}
+    service = car.resource.rental_services[0]
+    price = quote(
+        service=service,
+        location=car.resource.location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        resource=car.resource,
+    )
+    path = reverse(
+        "pages:book",
+        kwargs={
+            "organization_slug": car.organization.slug,
+            "service_id": service.pk,
+            "location_slug": car.resource.location.slug,
+        },
+    )
+    query = {"starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "car": car.pk}
+    return {"car": car, "price": price, "book_url": f"{path}?{urlencode(query)}"}
+
+
+def _default_period(zone) -> dict:
+    """Tomorrow 10:00 to the day after, 10:00, as the form's starting point."""
+    tomorrow = timezone.localdate(timezone=zone) + timedelta(days=1)
+    return {
+        "pickup_date": tomorrow,
+        "pickup_time": time(10),
+        "return_date": tomorrow + timedelta(days=1),
+        "return_time": time(10),
+    }
+
+
+def car_search(request: HttpRequest, organization_slug: str) -> HttpResponse:
+    """Free cars for the dates, at a location, with the features asked for."""
+    locations = Location.objects.filter(resources__car__isnull=False).distinct().order_by("name")
+    first = locations.first()
+    if "location" not in request.GET:
+        form = CarSearchForm(
+            initial={"location": first, **_default_period(first.time_zone)} if first else {},
+            locations=locations,
+        )
+        return render_at(request, "fleet/pages/search.html", {"form": form, "results": None})
+    form = CarSearchForm(request.GET, locations=locations)
+    if not form.is_valid():
+        return render_at(
+            request,
+            "fleet/pages/search.html",
+            {"form": form, "results": None},
+            status=BAD_REQUEST,
+        )
+    data = form.cleaned_data
+    location, starts_at, ends_at = data["location"], data["pickup_at"], data["return_at"]
+    cars = bookable_cars().filter(resource__location=location)
+    if data["features"]:
+        cars = cars.filter(features__contains=data["features"])
+    if data["transmission"]:
+        cars = cars.filter(transmission=data["transmission"])
+    if data["seats_min"]:
+        cars = cars.filter(seats__gte=data["seats_min"])
+    cars = _with_rental_service(cars_free_between(cars, starts_at, ends_at))
+    return render_at(
+        request,
+        "fleet/pages/search.html",
+        {
+            "form": form,
+            "results": [_offer(car, starts_at, ends_at) for car in cars],
+            "period_query": urlencode(
+                {key: request.GET[key] for key in RentalPeriodForm.base_fields}
+            ),
+        },
+        location=location,
+    )
+
+
+def car_detail(request: HttpRequest, organization_slug: str, car_id: int) -> HttpResponse:
+    """A car, its reviews, when it is free, and its price for the dates asked."""
+    car = get_object_or_404(_with_rental_service(bookable_cars()), pk=car_id)
+    location = car.resource.location
+    zone = location.time_zone
+    context = {
+        "car": car,
+        "reviews": car_reviews_published(car)[:20],
+        "free_periods": car_free_periods(
+            car=car,
+            date_from=timezone.localdate(timezone=zone),
+            date_to=timezone.localdate(timezone=zone) + timedelta(days=13),
+        ),
+    }
+    status = 200
+    if "pickup_date" in request.GET:
+        form = RentalPeriodForm(request.GET, zone=zone)
+        if form.is_valid():
+            starts_at, ends_at = form.cleaned_data["pickup_at"], form.cleaned_data["return_at"]
+            context.update(
+                offer=_offer(car, starts_at, ends_at),
+                is_free=cars_free_between(
+                    Car.objects.filter(pk=car.pk), starts_at, ends_at
+                ).exists(),
+            )
+        else:
+            status = BAD_REQUEST
+    else:
+        form = RentalPeriodForm(initial=_default_period(zone), zone=zone)
+    context["form"] = form
+    return render_at(request, "fleet/pages/car.html", context, location=location, status=status)
