@@ -35,6 +35,7 @@ run: seed
 	@echo "  booking pages   http://$(HOST):$(PORT)/"
 	@echo "  staff admin     http://$(HOST):$(PORT)/admin/"
 	@echo "  metrics         http://$(HOST):$(PORT)/metrics"
+	@echo "  customer emails var/mail/ (one file per email, with its .ics)"
 	@echo ""
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

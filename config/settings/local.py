@@ -5,3 +5,7 @@ from config.settings.base import database_from_environment, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 DATABASES = {"default": database_from_environment(embedded_fallback=True)}
+# Unless told otherwise, customer emails land as files in var/mail/ (one per message): readable
+# without a mail server, and they do not bury the server's log.
+if not env("EMAIL_URL", default=""):
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
