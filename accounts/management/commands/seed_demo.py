@@ -36,6 +36,7 @@ class DemoOrganization:
     kind: str
     time_zone: str
     currency: str
+    brand_color: str
     locations: list[DemoLocation] = field(default_factory=list)
     customers: list[tuple[str, str, str]] = field(default_factory=list)  # name, email, phone
 
@@ -47,6 +48,7 @@ DEMO_ORGANIZATIONS = [
         kind="car wash",
         time_zone="Europe/Helsinki",
         currency="EUR",
+        brand_color="#0b57d0",
         locations=[
             DemoLocation(
                 "kamppi",
@@ -69,6 +71,7 @@ DEMO_ORGANIZATIONS = [
         kind="car rental",
         time_zone="Europe/Stockholm",
         currency="SEK",
+        brand_color="#0f5132",
         locations=[
             DemoLocation(
                 "arlanda",
@@ -100,6 +103,7 @@ DEMO_ORGANIZATIONS = [
         kind="barbershop",
         time_zone="Europe/London",
         currency="GBP",
+        brand_color="#7a1f5c",
         locations=[
             DemoLocation(
                 "shoreditch",
@@ -155,6 +159,7 @@ class Command(BaseCommand):
                     "time_zone": demo.time_zone,
                     "currency": demo.currency,
                     "contact_email": f"hello@{demo.slug}.demo.example",
+                    "brand_color": demo.brand_color,
                 },
             )
             locations = [self._location(organization, location) for location in demo.locations]
