@@ -10,7 +10,8 @@ querysets raise ScopeError unless a scope is active. Scopes are entered in exact
   organizations the user booked with;
 * OrganizationTask, for Celery tasks, from their `organization_id` argument;
 * code that must look across tenants on purpose (platform-wide commands, the roles module's own
-  membership lookup), with an explicit `scopes_disabled()` that a reviewer can see.
+  membership lookup, the email outbox sweep), with an explicit `scopes_disabled()` that a
+  reviewer can see.
 
 Any other query on tenant data fails loudly instead of leaking another tenant's rows.
 """
