@@ -45,6 +45,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("closure", *ACTIONS, app="bookings")
         | _perms("booking", "view", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
+        # Change: only to send a failed email again (bookings.admin); the email is never edited.
+        | _perms("outboxemail", "view", "change", app="bookings")
     ),
     Role.MANAGER: frozenset(
         _perms("organization", "view")
@@ -61,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("closure", *ACTIONS, app="bookings")
         | _perms("booking", "view", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
+        | _perms("outboxemail", "view", "change", app="bookings")
     ),
     Role.STAFF: frozenset(
         _perms("organization", "view")
@@ -73,17 +76,20 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("closure", "view", app="bookings")
         | _perms("booking", "view", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
+        | _perms("outboxemail", "view", app="bookings")
     ),
 }
 
 # Grants that hold only for the member's own rows (see TenantModel.tenant_owner_path): a staff
-# member works with their own schedule, and may move its bookings along (start, complete).
+# member works with their own schedule, may move its bookings along (start, complete) and see
+# the emails their customers got about them.
 OWN_ROWS_ONLY: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(),
     Role.MANAGER: frozenset(),
     Role.STAFF: frozenset(
         _perms("booking", "view", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
+        | _perms("outboxemail", "view", app="bookings")
     ),
 }
 

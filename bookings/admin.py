@@ -1,16 +1,22 @@
+import re
 from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin
+from accounts import roles
+from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, view_permission
+from bookings import notifications
 from bookings.errors import DomainError
 from bookings.models import (
     Booking,
     BookingEvent,
     Closure,
+    EmailStatus,
     OpeningHours,
+    OutboxEmail,
     Service,
     ServiceVehiclePrice,
 )
@@ -21,6 +27,9 @@ from bookings.services import (
     booking_mark_no_show,
     booking_start,
 )
+
+# The token of a manage link, also where an .ics folds it across lines.
+MANAGE_LINK_TOKEN = re.compile(r"/manage/[^/\s]+(?:\r?\n [^/\s]*)*/")
 
 
 class ServiceVehiclePriceInline(admin.TabularInline):
@@ -102,6 +111,28 @@ class BookingEventInline(admin.TabularInline):
         return False
 
 
+class OutboxEmailInline(admin.TabularInline):
+    """The emails about the booking, read only; each links to its own page."""
+
+    model = OutboxEmail
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = ["kind", "status", "created_at", "sent_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        # The same rows the email list would show this user.
+        return roles.permitted(
+            request.user, view_permission(OutboxEmail), super().get_queryset(request)
+        )
+
+
 def _lifecycle_action(service: Callable, description: str, **extra):
     """An admin action that moves each selected booking through a lifecycle service."""
 
@@ -153,7 +184,7 @@ class BookingAdmin(TenantModelAdmin):
     search_fields = ["code", "customer__full_name", "customer__email"]
     list_select_related = ["customer", "service", "resource", "location"]
     date_hierarchy = "starts_at"
-    inlines = [BookingEventInline]
+    inlines = [BookingEventInline, OutboxEmailInline]
     readonly_fields = [
         "code",
         "organization",
@@ -193,3 +224,77 @@ class BookingAdmin(TenantModelAdmin):
     @admin.display(description="Starts (local time)", ordering="starts_at")
     def local_start(self, booking: Booking) -> str:
         return f"{booking.starts_at.astimezone(booking.location.time_zone):%Y-%m-%d %H:%M}"
+
+
+def _hide_links(text: str) -> str:
+    """The email as staff see it: the customer's manage link would let them act as the
+    customer, so its token is left out."""
+    return MANAGE_LINK_TOKEN.sub("/manage/[link hidden]/", text)
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(TenantModelAdmin):
+    """The emails customers were sent or are waiting for: read only, with "Send again" for
+    those that failed. They are written by bookings.notifications, never here."""
+
+    list_display = ["kind", "booking_code", "to", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status", "kind", ("booking__location", PermittedRelatedListFilter)]
+    search_fields = ["booking__code", "to"]
+    list_select_related = ["booking"]
+    fields = readonly_fields = [
+        "booking",
+        "kind",
+        "to",
+        "subject",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+        "last_error",
+        "text_body",
+        "calendar_text",
+    ]
+    actions = ["email_send_again"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # emails are written with the booking change they are about
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The change permission lets a user send emails again (the action); no email is edited,
+        # and saving a stale copy could put a sent email back to pending.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the record of what a customer was told stays
+
+    @admin.display(description="Booking", ordering="booking__code")
+    def booking_code(self, email: OutboxEmail) -> str:
+        return email.booking.code
+
+    @admin.display(description="Text")
+    def text_body(self, email: OutboxEmail) -> str:
+        return format_html(
+            '<pre style="white-space: pre-wrap;">{}</pre>', _hide_links(email.body_text)
+        )
+
+    @admin.display(description="Calendar (.ics)")
+    def calendar_text(self, email: OutboxEmail) -> str:
+        return format_html(
+            '<pre style="white-space: pre-wrap;">{}</pre>', _hide_links(email.calendar)
+        )
+
+    @admin.action(description="Send again", permissions=["change"])
+    def email_send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queued, refused = 0, []
+        for email in queryset.select_related("booking"):
+            if not request.user.has_perm(self._perm("change"), email):
+                refused.append(f"{email}: not yours to send")
+            elif email.status == EmailStatus.SENT or not notifications.email_send_again(email):
+                refused.append(f"{email}: already sent")
+            else:
+                queued += 1
+        if queued:
+            self.message_user(request, f"Send again: {queued} email(s) queued.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not queued: " + "; ".join(refused), messages.WARNING)

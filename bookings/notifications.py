@@ -11,6 +11,7 @@ calendar updates the same event on a reschedule and removes it on a cancellation
 
 import logging
 from datetime import UTC, datetime
+from email.mime.text import MIMEText
 from urllib.parse import urlsplit
 
 import icalendar
@@ -34,7 +35,7 @@ from bookings.models import (
 logger = logging.getLogger(__name__)
 
 HEADLINES = {
-    EmailKind.CONFIRMATION: "Your booking is confirmed",
+    EmailKind.CONFIRMATION: "Thank you for your booking",
     EmailKind.CHANGE: "Your booking has changed",
     EmailKind.CANCELLATION: "Your booking is cancelled",
     EmailKind.REMINDER: "See you soon",
@@ -72,7 +73,14 @@ def booking_calendar(booking: Booking, *, now: datetime | None = None) -> str:
         f"{location.name}, {location.street_address}, {location.postal_code} {location.city}",
     )
     event.add("description", f"Confirmation code {booking.code}. Manage: {manage_url(booking)}")
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add(
+        "status",
+        "CANCELLED"
+        if cancelled
+        else "TENTATIVE"
+        if booking.status == BookingStatus.PENDING
+        else "CONFIRMED",
+    )
     organizer = icalendar.vCalAddress(
         f"mailto:{organization.contact_email or settings.DEFAULT_FROM_EMAIL}"
     )
@@ -147,7 +155,11 @@ def _message(email: OutboxEmail) -> EmailMultiAlternatives:
         headers={"Message-ID": f"<outbox-{email.pk}@{_site_domain()}>"},
     )
     message.attach_alternative(email.body_html, "text/html")
-    message.attach("booking.ics", email.calendar, "text/calendar")
+    # Mail clients offer "add to calendar" for a text/calendar part that names its method.
+    invitation = MIMEText(email.calendar, "calendar", "utf-8")
+    invitation.set_param("method", str(icalendar.Calendar.from_ical(email.calendar)["method"]))
+    invitation.add_header("Content-Disposition", "attachment", filename="booking.ics")
+    message.attach(invitation)
     return message
 
 
