@@ -11,4 +11,3 @@ def platform_home(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/platform_home.html", {"organizations": Organization.objects.all()}
     )
-

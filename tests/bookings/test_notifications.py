@@ -192,7 +192,7 @@ def test_the_sent_email_has_text_html_and_the_calendar_and_the_row_is_marked_sen
     assert [tuple(a) for a in message.alternatives] == [(email.body_html, "text/html")]
     assert calendar_of(message) == icalendar.Calendar.from_ical(email.calendar)
     raw = message.message().as_string()
-    assert "text/calendar; charset=\"utf-8\"; method=\"REQUEST\"" in raw
+    assert 'text/calendar; charset="utf-8"; method="REQUEST"' in raw
     assert 'filename="booking.ics"' in raw
 
     assert email.status == EmailStatus.SENT
