@@ -6,16 +6,21 @@ from datetime import date
 from django.urls import path, register_converter
 
 from bookings import views
+from bookings.forms import FIRST_DAY, LAST_DAY
 from fleet import views as fleet_views
 
 
 class IsoDateConverter:
-    """A day as 2029-12-07; an impossible one (2029-02-30) does not match, so it is a 404."""
+    """A day as 2029-12-07. An impossible one (2029-02-30), or one outside the years anything
+    can be booked in, does not match, so it is a 404."""
 
     regex = r"\d{4}-\d{2}-\d{2}"
 
     def to_python(self, value: str) -> date:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError(f"{value} is out of range")
+        return day
 
     def to_url(self, value: date) -> str:
         return value.isoformat()

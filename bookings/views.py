@@ -27,6 +27,8 @@ from bookings.errors import (
     StaleVersion,
 )
 from bookings.forms import (
+    FIRST_DAY,
+    LAST_DAY,
     BookingChoiceForm,
     BookingDetailsForm,
     BookingLookupForm,
@@ -491,7 +493,7 @@ def _day_param(request: HttpRequest, *, default: date) -> date:
         day = date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
         return default
-    return day if date(2000, 1, 1) <= day <= date(2099, 12, 31) else default
+    return day if FIRST_DAY <= day <= LAST_DAY else default
 
 
 @require_http_methods(["GET", "POST"])

@@ -78,13 +78,20 @@ def test_a_days_slots_are_shown_in_the_locations_time_zone(shop, client):
     assert "starts_at=2030-01-07T09%3A00%3A00%2B02%3A00" in body
 
 
-def test_an_impossible_day_is_a_404(shop, client):
-    assert (
-        client.get(
-            f"/{shop.organization.slug}/services/{shop.wash.pk}/centre/2030-02-30/"
-        ).status_code
-        == 404
-    )
+@pytest.mark.parametrize("day", ["2030-02-30", "0001-01-01", "9999-12-31"])
+def test_an_impossible_day_is_a_404(shop, client, day):
+    url = f"/{shop.organization.slug}/services/{shop.wash.pk}/centre/{day}/"
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("brand", "text"), [("#0b57d0", "#ffffff"), ("#ffd400", "#000000"), ("#000000", "#ffffff")]
+)
+def test_text_on_the_brand_colour_is_whichever_contrasts_more(shop, client, brand, text):
+    shop.organization.brand_color = brand
+    shop.organization.save(update_fields=["brand_color"])
+    body = client.get(shop.url("home")).content.decode()
+    assert f"--brand: {brand};" in body and f"--on-brand: {text};" in body
 
 
 def test_a_service_of_another_organization_is_a_404_here(shop, other_shop, client):
