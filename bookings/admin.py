@@ -28,8 +28,7 @@ from bookings.services import (
     booking_start,
 )
 
-# The token of a manage link, also where an .ics folds it across lines.
-MANAGE_LINK_TOKEN = re.compile(r"/manage/[^/\s]+(?:\r?\n [^/\s]*)*/")
+MANAGE_LINK_TOKEN = re.compile(r"/manage/[^/\s]+/")
 
 
 class ServiceVehiclePriceInline(admin.TabularInline):
@@ -229,7 +228,8 @@ class BookingAdmin(TenantModelAdmin):
 def _hide_links(text: str) -> str:
     """The email as staff see it: the customer's manage link would let them act as the
     customer, so its token is left out."""
-    return MANAGE_LINK_TOKEN.sub("/manage/[link hidden]/", text)
+    unfolded = re.sub(r"\r?\n[ \t]", "", text)  # an .ics folds long lines anywhere
+    return MANAGE_LINK_TOKEN.sub("/manage/[link hidden]/", unfolded)
 
 
 @admin.register(OutboxEmail)

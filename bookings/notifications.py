@@ -86,8 +86,9 @@ def booking_calendar(booking: Booking, *, now: datetime | None = None) -> str:
     )
     organizer.params["cn"] = organization.name
     event.add("organizer", organizer)
+    # No name: the file is also served to whoever made the booking, and a guest who typed an
+    # existing customer's email must not learn the name the business has on record.
     attendee = icalendar.vCalAddress(f"mailto:{customer.email}")
-    attendee.params["cn"] = customer.full_name
     attendee.params["role"] = "REQ-PARTICIPANT"
     event.add("attendee", attendee)
     calendar.add_component(event)

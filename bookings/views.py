@@ -20,11 +20,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import Location
 from bookings.errors import (
-    CancellationTooLate,
     DomainError,
     InvalidBookingRequest,
     SlotUnavailable,
-    StaleVersion,
 )
 from bookings.forms import (
     FIRST_DAY,
@@ -75,9 +73,12 @@ def _services():
     )
 
 
-def _service_at(service_id: int, location_slug: str) -> tuple[Service, Location]:
-    """The active service and a location that offers it; 404 for any other pair."""
-    service = get_object_or_404(_services(), pk=service_id)
+def _service_at(
+    service_id: int, location_slug: str, *, kind: str | None = None
+) -> tuple[Service, Location]:
+    """The active service (of this kind) and a location that offers it; 404 for any other."""
+    services = _services() if kind is None else _services().filter(kind=kind)
+    service = get_object_or_404(services, pk=service_id)
     location = get_object_or_404(service_locations(service), slug=location_slug)
     return service, location
 
@@ -106,16 +107,11 @@ def service_detail(request: HttpRequest, organization_slug: str, service_id: int
     )
 
 
-def _month_grid(month: date, free_days: set[date], first: date, last: date) -> list[list[dict]]:
-    """Weeks of the month, Monday first: each day with whether it can be picked."""
+def _month_grid(month: date, free_days: set[date]) -> list[list[dict]]:
+    """Weeks of the month, Monday first: each day with whether it has free slots."""
     return [
         [
-            {
-                "day": day,
-                "in_month": day.month == month.month,
-                "free": day in free_days,
-                "bookable": first <= day <= last,
-            }
+            {"day": day, "in_month": day.month == month.month, "free": day in free_days}
             for day in week
         ]
         for week in Calendar().monthdatescalendar(month.year, month.month)
@@ -126,7 +122,7 @@ def service_calendar(
     request: HttpRequest, organization_slug: str, service_id: int, location_slug: str
 ) -> HttpResponse:
     """A month of days, those with free slots as links: the date picker."""
-    service, location = _service_at(service_id, location_slug)
+    service, location = _service_at(service_id, location_slug, kind=ServiceKind.APPOINTMENT)
     today = timezone.localdate(timezone=location.time_zone)
     last_day = (timezone.now() + timedelta(days=service.maximum_advance_days)).astimezone(
         location.time_zone
@@ -153,7 +149,7 @@ def service_calendar(
         {
             "service": service,
             "month": month,
-            "weeks": _month_grid(month, free_days, today, last_day),
+            "weeks": _month_grid(month, free_days),
             "previous_month": previous_month if previous_month >= today.replace(day=1) else None,
             "next_month": next_month if next_month <= last_day else None,
         },
@@ -165,7 +161,7 @@ def service_day(
     request: HttpRequest, organization_slug: str, service_id: int, location_slug: str, day: date
 ) -> HttpResponse:
     """The free start times of one day."""
-    service, location = _service_at(service_id, location_slug)
+    service, location = _service_at(service_id, location_slug, kind=ServiceKind.APPOINTMENT)
     slots = service_slots(service=service, location=location, date_from=day, date_to=day)
     return render_at(
         request,
@@ -451,7 +447,7 @@ def booking_reschedule_page(
                     ends_at=ends_at if is_rental else None,
                     by_staff=False,
                 )
-            except (SlotUnavailable, CancellationTooLate, StaleVersion) as refused:
+            except DomainError as refused:
                 context["refusal"] = refused.message
                 status = CONFLICT
             else:

@@ -2,6 +2,7 @@
 
 from smtplib import SMTPServerDisconnected
 
+import icalendar
 import pytest
 from django.core import mail
 from django.urls import reverse
@@ -9,6 +10,7 @@ from django_scopes import scope, scopes_disabled
 
 from accounts.models import Role
 from bookings import notifications
+from bookings.admin import _hide_links
 from bookings.manage_links import manage_token
 from bookings.models import BookingSource, EmailKind, EmailStatus, OutboxEmail
 from bookings.services import booking_create
@@ -366,3 +368,14 @@ def test_the_booking_page_lists_its_emails(role, booking, tenant_a, outboxes, cl
     # read only: no inline form fields for the emails
     assert 'name="emails-0-status"' not in html
     assert "emails-0-DELETE" not in html
+
+
+@pytest.mark.parametrize("prefix_length", range(0, 80, 7))
+def test_a_manage_link_is_hidden_wherever_the_ics_folds_it(prefix_length):
+    token = "eyJib29raW5nIjoxLCJvcmdhbml6YXRpb24iOjF9:1vPq2X:" + "S" * 43
+    event = icalendar.Event()
+    event.add("description", f"{'x' * prefix_length} https://a.example/shop/manage/{token}/")
+    folded = event.to_ical().decode()
+    assert "\r\n " in folded  # the line was folded somewhere
+    shown = _hide_links(folded)
+    assert token[:10] not in shown and "/manage/[link hidden]/" in shown

@@ -59,7 +59,7 @@ def test_the_date_picker_links_only_days_with_free_slots(shop, client):
     assert "January 2030" in body
     assert f"{shop.url('service-calendar', shop.wash.pk, shop.location.slug)}2030-01-08/" in body
     assert "2030-01-07/" not in body
-    assert "Monday 7 January: no free times" in body
+    assert '>7<span class="visually-hidden"> January: no free times</span>' in body
 
 
 def test_the_date_picker_keeps_to_the_booking_window(shop, client):
@@ -263,3 +263,32 @@ def test_a_returning_guest_keeps_the_businesss_record_of_them(shop, client):
         customer = Customer.objects.get(email="aino@example.com")
         assert customer.full_name == "Aino Virtanen"
         assert customer.bookings.count() == 2
+
+
+def test_a_guest_typing_a_known_email_does_not_learn_the_name_on_record(
+    shop, client, django_capture_on_commit_callbacks
+):
+    with scopes_disabled():
+        guest_booking_create(
+            organization=shop.organization,
+            full_name="Aino Virtanen",
+            email="aino@example.com",
+            service=shop.wash,
+            location=shop.location,
+            starts_at=MONDAY_10 + timedelta(days=1),
+        )
+    response = client.post(
+        _book_url(shop),
+        {**_choice(), **DETAILS, "full_name": "Someone Else", "step": "confirm"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Aino Virtanen" not in response.content.decode()
+    calendar_url = response.redirect_chain[-1][0].replace("/bookings/", "/manage/")
+    calendar = client.get(calendar_url + "booking.ics").content.decode()
+    assert "BEGIN:VCALENDAR" in calendar and "Aino" not in calendar
+
+
+def test_a_rental_service_has_no_slot_calendar(shop, client):
+    url = shop.url("service-calendar", shop.rental.pk, shop.location.slug)
+    assert client.get(url).status_code == 404

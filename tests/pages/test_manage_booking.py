@@ -222,3 +222,18 @@ def test_the_calendar_file_is_the_booking(shop, booking, client):
     event = icalendar.Calendar.from_ical(response.content).walk("VEVENT")[0]
     assert event.decoded("dtstart") == MONDAY_10.astimezone(UTC)
     assert booking.code in str(event["uid"])
+
+
+def test_rescheduling_a_booking_whose_service_was_withdrawn_is_refused_not_a_500(
+    shop, booking, client
+):
+    with scopes_disabled():
+        shop.wash.is_active = False
+        shop.wash.save(update_fields=["is_active"])
+    response = client.post(
+        shop.url("booking-reschedule", manage_token(booking)),
+        {"starts_at": (MONDAY_10 + timedelta(days=1)).isoformat(), "version": booking.version},
+    )
+    assert response.status_code == 409
+    assert "not bookable at the moment" in response.content.decode()
+    assert _reload(booking).starts_at == MONDAY_10.astimezone(UTC)
