@@ -47,6 +47,8 @@ class BookingChoiceForm(forms.Form):
     starts_at = InstantField()
     ends_at = InstantField(required=False)
     car = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    # Drawn when the review is shown; the booking carries it, so posting it twice books once.
+    submission = forms.RegexField(r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, is_rental: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -244,6 +244,8 @@ class Booking(TenantModel):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     notes = models.TextField(blank=True)
+    # The booking form's one-time key: a form posted twice (a double click, a reload) books once.
+    submission_key = models.CharField(max_length=32, blank=True, editable=False)
     cancellation_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -269,6 +271,11 @@ class Booking(TenantModel):
             ),
             models.CheckConstraint(
                 condition=Q(total_price__gte=0), name="booking_price_not_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["submission_key"],
+                condition=~Q(submission_key=""),
+                name="one_booking_per_form_submission",
             ),
         ]
 

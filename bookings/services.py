@@ -155,7 +155,7 @@ def _candidates(
     now = timezone.now()
     if starts_at < now + timedelta(minutes=service.minimum_notice_minutes):
         raise SlotUnavailable("This time is too soon to book.")
-    if starts_at > now + timedelta(days=service.maximum_advance_days):
+    if max(starts_at, ends_at) > now + timedelta(days=service.maximum_advance_days):
         raise SlotUnavailable("This time is too far ahead to book.")
 
     if service.kind == ServiceKind.APPOINTMENT:
@@ -204,6 +204,7 @@ def booking_create(
     resource: Resource | None = None,
     vehicle_type: str = "",
     notes: str = "",
+    submission_key: str = "",
 ) -> Booking:
     """Book a service: an appointment slot (ends_at follows from the duration) or a rental.
 
@@ -251,6 +252,7 @@ def booking_create(
             source=source,
             created_by=actor,
             notes=notes,
+            submission_key=submission_key,
         )
         if _save_with_occupancy(booking):
             _record(

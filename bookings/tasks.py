@@ -11,6 +11,7 @@ from datetime import timedelta
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -18,6 +19,9 @@ from accounts.models import Organization
 from accounts.tenancy import OrganizationTask
 from bookings import notifications
 from bookings.models import IdempotencyRecord, OutboxEmail
+
+# How long the sweeper leaves an email it re-queued before it counts it as lost again.
+SWEEP_CLAIM = timedelta(minutes=10)
 
 
 @shared_task(bind=True, base=OrganizationTask, max_retries=settings.EMAIL_MAX_RETRIES)
@@ -50,8 +54,17 @@ def outbox_sweep() -> int:
     Reads the outbox across tenants, which only this housekeeping does; each email's own task
     runs in its organization's scope.
     """
-    with scopes_disabled():
-        due = list(OutboxEmail.objects.due().values_list("organization_id", "pk")[:1000])
+    with scopes_disabled(), transaction.atomic():
+        # Rows being sent right now are locked: skipped. The others are claimed for a while, so
+        # a backlog longer than the sweep interval does not pile up one task per minute each.
+        due = list(
+            OutboxEmail.objects.due()
+            .select_for_update(skip_locked=True)
+            .values_list("organization_id", "pk")[:1000]
+        )
+        OutboxEmail.objects.filter(pk__in=[pk for _, pk in due]).update(
+            next_attempt_at=timezone.now() + SWEEP_CLAIM
+        )
     for organization_id, email_id in due:
         outbox_email_send.delay(organization_id=organization_id, email_id=email_id)
     return len(due)

@@ -7,10 +7,12 @@ a refusal by the engine (slot taken, too late to cancel, changed meanwhile) is a
 what the customer can do instead.
 """
 
+import uuid
 from calendar import Calendar
 from datetime import date, timedelta
 
 from django.contrib import messages
+from django.db import IntegrityError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -289,9 +291,17 @@ def book(
         return render_at(
             request,
             "bookings/pages/review.html",
-            {**context, "form": details, "price": chosen.price(vehicle_type)},
+            {
+                **context,
+                "form": details,
+                "price": chosen.price(vehicle_type),
+                "submission": uuid.uuid4().hex,
+            },
             location=location,
         )
+    submission = choice.cleaned_data["submission"]
+    if submission and (done := Booking.objects.filter(submission_key=submission).first()):
+        return _confirmed_redirect(done)  # the same form, posted again
     try:
         booking = guest_booking_create(
             organization=request.organization,
@@ -305,7 +315,14 @@ def book(
             resource=chosen.resource,
             vehicle_type=vehicle_type,
             notes=details.cleaned_data["notes"],
+            submission_key=submission,
         )
+    except IntegrityError:
+        # The same form posted twice at once: the other post booked it.
+        done = Booking.objects.filter(submission_key=submission).first() if submission else None
+        if done is None:
+            raise
+        return _confirmed_redirect(done)
     except SlotUnavailable as refused:
         return render_at(
             request,
@@ -322,9 +339,13 @@ def book(
             location=location,
             status=BAD_REQUEST,
         )
+    return _confirmed_redirect(booking)
+
+
+def _confirmed_redirect(booking: Booking) -> HttpResponse:
     return redirect(
         "pages:booking-confirmed",
-        organization_slug=organization_slug,
+        organization_slug=booking.organization.slug,
         token=manage_token(booking),
     )
 

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from smtplib import SMTPServerDisconnected
+from unittest import mock
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -778,3 +779,24 @@ def test_sending_locks_the_email_but_not_its_booking_or_organization(committed_w
     assert ProbingBackend.locked == {"email": True, "booking": False, "organization": False}
     with scope(organization=committed_wash.organization):
         assert Booking.objects.get(pk=booking.pk).status == BookingStatus.PENDING
+
+
+def test_the_sweeper_queues_a_lost_email_once_per_claim_not_every_minute(
+    in_wash, fixed_now, django_capture_on_commit_callbacks
+):
+    # given an email whose task was lost, and a worker too busy to run what the sweeper queues
+    with django_capture_on_commit_callbacks(execute=False):
+        booking = book(in_wash)
+    (email,) = queued(booking)
+    swept = []
+    with mock.patch.object(
+        tasks.outbox_email_send, "delay", side_effect=lambda **task: swept.append(task)
+    ):
+        for minute in range(2, 12):
+            with time_machine.travel(fixed_now + timedelta(minutes=minute), tick=False):
+                tasks.outbox_sweep()
+        # then it was queued once, and again only when the claim ran out
+        assert len(swept) == 1
+        with time_machine.travel(fixed_now + timedelta(minutes=14), tick=False):
+            tasks.outbox_sweep()
+        assert len(swept) == 2

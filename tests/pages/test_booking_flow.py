@@ -1,5 +1,6 @@
 """Booking an appointment on the pages: date picker, slots, details, review, confirmation."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django_scopes import scopes_disabled
 from accounts.models import Customer
 from bookings.models import Booking, BookingSource, OutboxEmail
 from bookings.services import guest_booking_create
+from tests.factories import ResourceFactory
 from tests.pages.conftest import MONDAY_10
 
 DETAILS = {
@@ -292,3 +294,22 @@ def test_a_guest_typing_a_known_email_does_not_learn_the_name_on_record(
 def test_a_rental_service_has_no_slot_calendar(shop, client):
     url = shop.url("service-calendar", shop.rental.pk, shop.location.slug)
     assert client.get(url).status_code == 404
+
+
+def test_a_confirmation_posted_twice_books_once(shop, client):
+    # given a second bay, so the second post could have booked a second time
+    with scopes_disabled():
+        shop.wash.resources.add(ResourceFactory(location=shop.location, name="Bay 2"))
+    review = client.post(_book_url(shop), {**_choice(), **DETAILS, "step": "review"})
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', review.content.decode())
+    form = {**_choice(), **DETAILS, "submission": submission.group(1), "step": "confirm"}
+
+    first = client.post(_book_url(shop), form)
+    second = client.post(_book_url(shop), form)
+
+    assert first.status_code == second.status_code == 302
+    with scopes_disabled():
+        assert Booking.objects.count() == 1
+        assert OutboxEmail.objects.count() == 1
+        code = Booking.objects.get().code
+    assert code in client.get(second["Location"]).content.decode()

@@ -183,3 +183,21 @@ def test_a_rental_is_rescheduled_to_other_dates(shop, client):
     with scopes_disabled():
         booking.refresh_from_db()
     assert booking.total_price == Decimal("240.00")  # 3 days
+
+
+def test_a_return_beyond_the_booking_window_is_refused(shop, client):
+    url = shop.url("book", shop.rental.pk, shop.location.slug)
+    starts_at = MONDAY_10
+    ends_at = starts_at + timedelta(days=shop.rental.maximum_advance_days)
+    choice = {
+        "starts_at": starts_at.isoformat(),
+        "ends_at": ends_at.isoformat(),
+        "car": shop.car.pk,
+    }
+    response = client.post(
+        url, {**choice, "full_name": "Long", "email": "long@example.com", "step": "confirm"}
+    )
+    assert response.status_code == 409
+    assert "too far ahead" in response.content.decode()
+    with scopes_disabled():
+        assert not Booking.objects.exists()
