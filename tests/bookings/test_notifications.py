@@ -787,7 +787,7 @@ def test_the_sweeper_queues_a_lost_email_once_per_claim_not_every_minute(
     # given an email whose task was lost, and a worker too busy to run what the sweeper queues
     with django_capture_on_commit_callbacks(execute=False):
         booking = book(in_wash)
-    (email,) = queued(booking)
+    assert len(queued(booking)) == 1
     swept = []
     with mock.patch.object(
         tasks.outbox_email_send, "delay", side_effect=lambda **task: swept.append(task)
