@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -7,6 +7,7 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from bookings.models import ServiceKind, ServiceVehiclePrice
+from bookings.services import guest_booking_create
 from tests.factories import (
     CarFactory,
     LocationFactory,
@@ -61,6 +62,26 @@ class Shop:
 
     def url(self, name: str, *args) -> str:
         return reverse(f"pages:{name}", args=[self.organization.slug, *args])
+
+    def book_wash(self, starts_at: datetime, email: str = "aino@example.com", **fields):
+        """A wash booked by a guest, as the pages do it (outside any request's scope)."""
+        return self._book(service=self.wash, starts_at=starts_at, email=email, **fields)
+
+    def rent(self, car, starts_at: datetime, days: int = 2):
+        return self._book(
+            service=self.rental,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(days=days),
+            resource=car.resource,
+            email="renter@example.com",
+        )
+
+    def _book(self, **fields):
+        fields.setdefault("full_name", "Aino Virtanen")
+        with scopes_disabled():
+            return guest_booking_create(
+                organization=self.organization, location=self.location, **fields
+            )
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Customer
 from bookings.models import Booking, BookingSource, OutboxEmail
-from bookings.services import guest_booking_create
 from tests.factories import ResourceFactory
 from tests.pages.conftest import MONDAY_10
 
@@ -48,13 +47,8 @@ def test_the_date_picker_links_only_days_with_free_slots(shop, client):
     # given the only bay is taken all of Monday 7 January (09-17 local)
     with scopes_disabled():
         for hour in range(9, 17):
-            guest_booking_create(
-                organization=shop.organization,
-                full_name="Blocker",
-                email="blocker@example.com",
-                service=shop.wash,
-                location=shop.location,
-                starts_at=MONDAY_10.replace(hour=hour),
+            shop.book_wash(
+                MONDAY_10.replace(hour=hour), email="blocker@example.com", full_name="Blocker"
             )
     url = shop.url("service-calendar", shop.wash.pk, shop.location.slug)
     body = client.get(url, {"month": "2030-01"}).content.decode()
@@ -210,14 +204,7 @@ def test_a_slot_taken_before_confirming_shows_the_nearest_free_times_and_writes_
     # given someone else books 10:00 between this customer's review and confirmation
     client.post(_book_url(shop), {**_choice(), **DETAILS, "step": "review"})
     with scopes_disabled():
-        guest_booking_create(
-            organization=shop.organization,
-            full_name="Faster",
-            email="faster@example.com",
-            service=shop.wash,
-            location=shop.location,
-            starts_at=MONDAY_10,
-        )
+        shop.book_wash(MONDAY_10, email="faster@example.com", full_name="Faster")
         before = _counts()
 
     response = client.post(_book_url(shop), {**_choice(), **DETAILS, "step": "confirm"})
@@ -250,14 +237,7 @@ def test_pages_refuse_a_post_without_the_csrf_token(shop):
 
 def test_a_returning_guest_keeps_the_businesss_record_of_them(shop, client):
     with scopes_disabled():
-        guest_booking_create(
-            organization=shop.organization,
-            full_name="Aino Virtanen",
-            email="aino@example.com",
-            service=shop.wash,
-            location=shop.location,
-            starts_at=MONDAY_10 + timedelta(days=1),
-        )
+        shop.book_wash(MONDAY_10 + timedelta(days=1))
     client.post(
         _book_url(shop), {**_choice(), **DETAILS, "full_name": "Someone Else", "step": "confirm"}
     )
@@ -271,14 +251,7 @@ def test_a_guest_typing_a_known_email_does_not_learn_the_name_on_record(
     shop, client, django_capture_on_commit_callbacks
 ):
     with scopes_disabled():
-        guest_booking_create(
-            organization=shop.organization,
-            full_name="Aino Virtanen",
-            email="aino@example.com",
-            service=shop.wash,
-            location=shop.location,
-            starts_at=MONDAY_10 + timedelta(days=1),
-        )
+        shop.book_wash(MONDAY_10 + timedelta(days=1))
     response = client.post(
         _book_url(shop),
         {**_choice(), **DETAILS, "full_name": "Someone Else", "step": "confirm"},

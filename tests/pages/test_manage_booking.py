@@ -11,21 +11,13 @@ from django_scopes import scopes_disabled
 
 from bookings.manage_links import manage_token
 from bookings.models import BookingStatus, EmailKind, OutboxEmail
-from bookings.services import guest_booking_create
 from tests.pages.conftest import MONDAY_10
 
 
 @pytest.fixture
 def booking(shop):
     with scopes_disabled():
-        return guest_booking_create(
-            organization=shop.organization,
-            full_name="Aino Virtanen",
-            email="aino@example.com",
-            service=shop.wash,
-            location=shop.location,
-            starts_at=MONDAY_10,
-        )
+        return shop.book_wash(MONDAY_10)
 
 
 def _manage(shop, booking, token=None) -> str:
@@ -160,14 +152,7 @@ def test_rescheduling_to_another_free_slot(
 
 def test_rescheduling_onto_a_taken_slot_is_refused_and_keeps_the_booking(shop, booking, client):
     with scopes_disabled():
-        guest_booking_create(
-            organization=shop.organization,
-            full_name="Other",
-            email="other@example.com",
-            service=shop.wash,
-            location=shop.location,
-            starts_at=MONDAY_10 + timedelta(hours=2),
-        )
+        shop.book_wash(MONDAY_10 + timedelta(hours=2), email="other@example.com", full_name="Other")
     response = client.post(
         shop.url("booking-reschedule", manage_token(booking)),
         {"starts_at": (MONDAY_10 + timedelta(hours=2)).isoformat(), "version": booking.version},

@@ -8,7 +8,6 @@ from django_scopes import scopes_disabled
 
 from bookings.manage_links import manage_token
 from bookings.models import Booking
-from bookings.services import guest_booking_create
 from fleet.models import CarReview, ReviewStatus
 from tests.pages.conftest import MONDAY_10
 
@@ -25,17 +24,7 @@ def _search(shop, client, **query):
 
 
 def _rent(shop, car, starts_at=MONDAY_10, days=2):
-    with scopes_disabled():
-        return guest_booking_create(
-            organization=shop.organization,
-            full_name="Renter",
-            email="renter@example.com",
-            service=shop.rental,
-            location=shop.location,
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(days=days),
-            resource=car.resource,
-        )
+    return shop.rent(car, starts_at, days)
 
 
 def test_the_search_lists_free_cars_with_their_price_for_the_dates(shop, client):
