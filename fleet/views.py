@@ -17,11 +17,9 @@ from bookings.forms import CarSearchForm, RentalPeriodForm
 from bookings.models import Service, ServiceKind
 from bookings.pricing import quote
 from bookings.selectors import car_free_periods
-from bookings.views import render_at
+from bookings.views import BAD_REQUEST, render_at
 from fleet.models import Car
 from fleet.selectors import bookable_cars, car_reviews_published, cars_free_between
-
-BAD_REQUEST = 400
 
 
 def _with_rental_service(cars: QuerySet[Car]) -> QuerySet[Car]:
