@@ -29,6 +29,14 @@ def _perms(model: str, *actions: str, app: str = "accounts") -> set[str]:
     return {f"{app}.{action}_{model}" for action in actions}
 
 
+# The analytics views' figures: owners see every location's, managers their locations'; a staff
+# member's dashboard shows their own day only, from their bookings.
+REPORTS = (
+    _perms("locationday", "view", app="analytics")
+    | _perms("resourceday", "view", app="analytics")
+    | _perms("offeringmonth", "view", app="analytics")
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(
         _perms("organization", "view", "change")
@@ -47,6 +55,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("bookingevent", "view", app="bookings")
         # Change: only to send a failed email again (bookings.admin); the email is never edited.
         | _perms("outboxemail", "view", "change", app="bookings")
+        | REPORTS
     ),
     Role.MANAGER: frozenset(
         _perms("organization", "view")
@@ -64,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("booking", "view", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         | _perms("outboxemail", "view", "change", app="bookings")
+        | REPORTS
     ),
     Role.STAFF: frozenset(
         _perms("organization", "view")

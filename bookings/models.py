@@ -264,6 +264,10 @@ class Booking(TenantModel):
             models.Index(
                 fields=["organization", "status", "starts_at"], name="booking_status_by_start"
             ),
+            # Analytics' live slice (analytics/figures.py): what is running or was made since the
+            # views' last refresh, without reading a location's past.
+            models.Index(fields=["location", "ends_at"], name="booking_location_running"),
+            models.Index(fields=["location", "created_at"], name="booking_location_made"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,0 +1,245 @@
+"""The SQL that turns bookings into figures, written once for the views and for the live slice.
+
+Each query has two holes: `$bookings`, which bookings to read, and `$days`, which local days to
+keep. The materialized views (analytics/migrations/0002) were made from these templates with
+"every booking" and "the days before `analytics_as_of()`", the instant the refresh runs at. The
+live slice fills them with "these locations' bookings around today" and "the days from the view's
+as_of to today", so a view and the live slice never both count a day, and together they miss
+none (tests/analytics/test_figures.py compares the two on the same bookings).
+
+A day is always the location's local calendar day, so a booking from 23:30 to 00:30 takes place on
+two days and a three-day rental on three; its outcome and revenue belong to the day it starts.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from string import Template
+from typing import Any
+
+from django.db import connection
+
+from accounts.models import Location
+
+# Statuses that did not take place; their time was given back (bookings.models).
+NOT_KEPT = "('cancelled', 'no_show')"
+COMPLETED_AND_PAID = "status = 'completed' AND payment_status = 'paid'"
+
+
+def occupied_days(tz: str) -> str:
+    """Every local day booking `b` occupies; one ending at midnight does not touch the next."""
+    return f"""generate_series(
+        (b.starts_at AT TIME ZONE {tz})::date::timestamp,
+        ((b.ends_at AT TIME ZONE {tz}) - interval '1 microsecond')::date::timestamp,
+        interval '1 day'
+    ) AS occupied(day)"""
+
+
+LOCATION_DAY = Template(f"""
+WITH booking AS (
+    SELECT b.organization_id, b.location_id, b.customer_id, b.status, b.payment_status,
+        b.total_price, b.starts_at, b.ends_at, b.created_at, l.time_zone AS tz
+    FROM bookings_booking b
+    JOIN accounts_location l ON l.id = b.location_id
+    WHERE $bookings
+),
+fact AS (
+    SELECT organization_id, location_id, tz, (created_at AT TIME ZONE tz)::date AS day,
+        'created' AS kind, status, payment_status, total_price, customer_id
+    FROM booking
+    UNION ALL
+    SELECT organization_id, location_id, tz, (starts_at AT TIME ZONE tz)::date,
+        'starts', status, payment_status, total_price, customer_id
+    FROM booking
+    UNION ALL
+    SELECT b.organization_id, b.location_id, b.tz, occupied.day::date,
+        'occupies', b.status, b.payment_status, b.total_price, b.customer_id
+    FROM booking b
+    CROSS JOIN LATERAL {occupied_days("b.tz")}
+    WHERE b.status NOT IN {NOT_KEPT}
+),
+figures AS (
+    SELECT organization_id, location_id, day,
+        count(*) FILTER (WHERE kind = 'created') AS created,
+        count(*) FILTER (WHERE kind = 'occupies') AS taking_place,
+        count(*) FILTER (WHERE kind = 'starts' AND status = 'completed') AS completed,
+        count(*) FILTER (WHERE kind = 'starts' AND status = 'cancelled') AS cancelled,
+        count(*) FILTER (WHERE kind = 'starts' AND status = 'no_show') AS no_shows,
+        count(*) FILTER (WHERE kind = 'starts' AND {COMPLETED_AND_PAID}) AS paid_bookings,
+        coalesce(
+            sum(total_price) FILTER (WHERE kind = 'starts' AND {COMPLETED_AND_PAID}), 0
+        ) AS revenue,
+        coalesce(
+            array_agg(DISTINCT customer_id) FILTER (WHERE kind = 'occupies'), '{{}}'
+        ) AS customer_ids
+    FROM fact
+    WHERE $days
+    GROUP BY organization_id, location_id, day
+)
+SELECT figures.*,
+    round(revenue / nullif(paid_bookings, 0), 2) AS average_booking_value,
+    cardinality(customer_ids) AS unique_customers
+FROM figures
+""")
+
+# Open minutes are the opening hours less closures, as real instants (a DST day has one hour
+# more or less); booked minutes are the kept bookings' time inside them, so a car out for a
+# whole day fills the day exactly and no resource ever goes over 100%.
+RESOURCE_DAY = Template(f"""
+WITH calendar AS (
+    $calendar
+),
+hours AS (
+    SELECT calendar.location_id, calendar.day,
+        coalesce((
+            SELECT range_agg(tstzrange(
+                (calendar.day + oh.opens_at) AT TIME ZONE calendar.tz,
+                (calendar.day + oh.closes_at
+                    + CASE WHEN oh.closes_at = time '00:00'
+                        THEN interval '1 day' ELSE interval '0' END
+                ) AT TIME ZONE calendar.tz
+            ))
+            FROM bookings_openinghours oh
+            WHERE oh.location_id = calendar.location_id
+                AND oh.weekday = extract(isodow FROM calendar.day) - 1
+        ), '{{}}'::tstzmultirange)
+        - coalesce((
+            SELECT range_agg(tstzrange(
+                (calendar.day + coalesce(c.starts_at, time '00:00')) AT TIME ZONE calendar.tz,
+                coalesce(calendar.day + c.ends_at, calendar.day + interval '1 day')
+                    AT TIME ZONE calendar.tz
+            ))
+            FROM bookings_closure c
+            WHERE c.organization_id = calendar.organization_id
+                AND (c.location_id IS NULL OR c.location_id = calendar.location_id)
+                AND calendar.day BETWEEN c.first_day AND c.last_day
+        ), '{{}}'::tstzmultirange) AS open_hours
+    FROM calendar
+),
+booked AS (
+    SELECT b.resource_id, occupied.day::date AS day,
+        range_agg(tstzrange(b.starts_at, b.ends_at)) AS periods
+    FROM bookings_booking b
+    JOIN accounts_location l ON l.id = b.location_id
+    CROSS JOIN LATERAL {occupied_days("l.time_zone")}
+    WHERE b.status NOT IN {NOT_KEPT} AND $bookings
+    GROUP BY b.resource_id, occupied.day
+)
+SELECT r.organization_id, r.location_id, r.id AS resource_id, hours.day,
+    analytics_minutes(hours.open_hours) AS open_minutes,
+    analytics_minutes(
+        hours.open_hours * coalesce(booked.periods, '{{}}'::tstzmultirange)
+    ) AS booked_minutes
+FROM fleet_resource r
+JOIN hours ON hours.location_id = r.location_id
+LEFT JOIN booked ON booked.resource_id = r.id AND booked.day = hours.day
+""")
+
+OFFERING_MONTH = Template(f"""
+SELECT organization_id, location_id, service_id, resource_id,
+    date_trunc('month', day)::date AS month,
+    count(*) FILTER (WHERE status NOT IN {NOT_KEPT}) AS bookings,
+    coalesce(sum(total_price) FILTER (WHERE {COMPLETED_AND_PAID}), 0) AS revenue
+FROM (
+    SELECT b.organization_id, b.location_id, b.service_id, b.resource_id, b.status,
+        b.payment_status, b.total_price, l.time_zone AS tz,
+        (b.starts_at AT TIME ZONE l.time_zone)::date AS day
+    FROM bookings_booking b
+    JOIN accounts_location l ON l.id = b.location_id
+    WHERE $bookings
+) booking
+WHERE $days
+GROUP BY organization_id, location_id, service_id, resource_id, date_trunc('month', day)
+""")
+
+# The holes as the views fill them.
+VIEW_DAYS = "day < (analytics_as_of() AT TIME ZONE tz)::date"
+VIEW_CALENDAR = """SELECT l.organization_id, l.id AS location_id, l.time_zone AS tz,
+        calendar_day::date AS day
+    FROM accounts_location l
+    JOIN (
+        SELECT location_id, min(starts_at) AS first_start
+        FROM bookings_booking GROUP BY location_id
+    ) first_booking ON first_booking.location_id = l.id
+    CROSS JOIN LATERAL generate_series(
+        (first_start AT TIME ZONE l.time_zone)::date::timestamp,
+        ((analytics_as_of() AT TIME ZONE l.time_zone)::date - 1)::timestamp,
+        interval '1 day'
+    ) AS calendar_day"""
+
+# The holes as the live slice fills them: indexed ranges over these locations' bookings
+# (docs/analytics.md shows the plans).
+LIVE_DAYS = """day BETWEEN (%(as_of)s::timestamptz AT TIME ZONE tz)::date
+        AND (%(now)s::timestamptz AT TIME ZONE tz)::date"""
+LIVE_OVERLAPPING = """b.location_id = ANY(%(locations)s)
+        AND b.ends_at > %(since)s AND b.starts_at < %(until)s"""
+LIVE_OVERLAPPING_OR_CREATED = """b.location_id = ANY(%(locations)s)
+        AND ((b.ends_at > %(since)s AND b.starts_at < %(until)s)
+            OR (b.created_at >= %(since)s AND b.created_at < %(until)s))"""
+LIVE_CALENDAR = """SELECT l.organization_id, l.id AS location_id, l.time_zone AS tz,
+        calendar_day::date AS day
+    FROM accounts_location l
+    CROSS JOIN LATERAL generate_series(
+        (%(as_of)s::timestamptz AT TIME ZONE l.time_zone)::date::timestamp,
+        (%(now)s::timestamptz AT TIME ZONE l.time_zone)::date::timestamp,
+        interval '1 day'
+    ) AS calendar_day
+    WHERE l.id = ANY(%(locations)s)"""
+
+
+def view_definitions() -> dict[str, str]:
+    """The SELECT of each materialized view, by view name (what migration 0002 was made from)."""
+    return {
+        "analytics_location_day": LOCATION_DAY.substitute(bookings="TRUE", days=VIEW_DAYS),
+        "analytics_resource_day": RESOURCE_DAY.substitute(calendar=VIEW_CALENDAR, bookings="TRUE"),
+        "analytics_offering_month": OFFERING_MONTH.substitute(bookings="TRUE", days=VIEW_DAYS),
+    }
+
+
+@dataclass(frozen=True)
+class LiveWindow:
+    """The local days from a view's as_of to today at some locations, as instants to read."""
+
+    locations: list[Location]
+    as_of: datetime
+    now: datetime
+
+    @property
+    def params(self) -> dict[str, Any]:
+        def local_midnight(instant: datetime, location: Location, days: int = 0) -> datetime:
+            day: date = instant.astimezone(location.time_zone).date() + timedelta(days=days)
+            return datetime.combine(day, datetime.min.time(), tzinfo=location.time_zone)
+
+        return {
+            "locations": [location.pk for location in self.locations],
+            "as_of": self.as_of,
+            "now": self.now,
+            "since": min(local_midnight(self.as_of, location) for location in self.locations),
+            "until": max(local_midnight(self.now, location, 1) for location in self.locations),
+        }
+
+
+def _rows(sql: str, window: LiveWindow) -> list[dict[str, Any]]:
+    if not window.locations or window.as_of > window.now:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, window.params)
+        columns = [column.name for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def live_location_days(window: LiveWindow) -> list[dict[str, Any]]:
+    """analytics_location_day's rows for the window's days, computed from the bookings now."""
+    sql = LOCATION_DAY.substitute(bookings=LIVE_OVERLAPPING_OR_CREATED, days=LIVE_DAYS)
+    return _rows(sql, window)
+
+
+def live_resource_days(window: LiveWindow) -> list[dict[str, Any]]:
+    """analytics_resource_day's rows for the window's days, computed from the bookings now."""
+    sql = RESOURCE_DAY.substitute(calendar=LIVE_CALENDAR, bookings=LIVE_OVERLAPPING)
+    return _rows(sql, window)
+
+
+def live_offering_months(window: LiveWindow) -> list[dict[str, Any]]:
+    """analytics_offering_month's rows for the window's days, computed from the bookings now."""
+    sql = OFFERING_MONTH.substitute(bookings=LIVE_OVERLAPPING, days=LIVE_DAYS)
+    return _rows(sql, window)

@@ -1,0 +1,304 @@
+"""What the dashboard and the API read: the views for the past, the live slice for the rest.
+
+accounts.roles decides who sees what: owners every location's figures, managers their locations',
+and a staff member only today's schedule of their own bookings. Nothing here reads the bookings
+table except the live slice (analytics/figures.py) and today's schedule, both indexed ranges
+around today (docs/analytics.md).
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import Location, Organization
+from accounts.roles import permitted
+from analytics.figures import (
+    LiveWindow,
+    live_location_days,
+    live_offering_months,
+    live_resource_days,
+)
+from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay, ViewRefresh
+from bookings.models import Booking, BookingStatus, Service
+from fleet.models import Car, Resource
+
+VIEW_FIGURES = "analytics.view_locationday"
+VIEW_USAGE = "analytics.view_resourceday"
+VIEW_OFFERINGS = "analytics.view_offeringmonth"
+VIEW_SCHEDULE = "bookings.view_booking"
+TOP = 10
+SCHEDULE_LIMIT = 200
+
+
+def report_locations(user, organization: Organization) -> QuerySet[Location]:
+    """The locations whose figures the user may see (none for a staff member)."""
+    return permitted(user, VIEW_FIGURES, Location.objects.filter(organization=organization))
+
+
+def schedule_locations(user, organization: Organization) -> QuerySet[Location]:
+    """The locations whose schedule the user may see (narrowed to own bookings for staff)."""
+    return permitted(
+        user, "accounts.view_location", Location.objects.filter(organization=organization)
+    )
+
+
+COUNTS = ("created", "taking_place", "completed", "cancelled", "no_shows", "paid_bookings")
+
+
+@dataclass
+class Figures:
+    """One day's figures, or a range's, summed from view rows and live rows alike."""
+
+    day: date | None = None
+    created: int = 0
+    taking_place: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    no_shows: int = 0
+    paid_bookings: int = 0
+    revenue: Decimal = Decimal("0.00")
+    customer_ids: set[int] = field(default_factory=set)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + row[name])
+        self.revenue += row["revenue"]
+        self.customer_ids.update(row["customer_ids"])
+
+    @property
+    def average_booking_value(self) -> Decimal | None:
+        """Revenue per completed and paid booking."""
+        if not self.paid_bookings:
+            return None
+        return (self.revenue / self.paid_bookings).quantize(Decimal("0.01"))
+
+    @property
+    def unique_customers(self) -> int:
+        """Customers counted once however many bookings they had in the day or range."""
+        return len(self.customer_ids)
+
+
+@dataclass
+class Usage:
+    """A resource's booked minutes within its location's open minutes over the range."""
+
+    resource: Resource
+    open_minutes: int = 0
+    booked_minutes: int = 0
+
+    @property
+    def utilization(self) -> Decimal | None:
+        """Percent of the open time that was booked; None when the location never opened."""
+        if not self.open_minutes:
+            return None
+        return (Decimal(100) * self.booked_minutes / self.open_minutes).quantize(Decimal("0.1"))
+
+
+@dataclass
+class Offering:
+    """A service's or a car's bookings and revenue over the months of the range."""
+
+    name: str
+    bookings: int = 0
+    revenue: Decimal = Decimal("0.00")
+
+
+@dataclass
+class Report:
+    organization: Organization
+    first_day: date
+    last_day: date
+    locations: list[Location]
+    days: list[Figures]
+    totals: Figures
+    usage: list[Usage]
+    top_services: list[Offering]
+    top_cars: list[Offering]
+    refreshes: list[ViewRefresh]
+
+    @property
+    def first_month(self) -> date:
+        """Top services and cars count whole months: their view is kept per month."""
+        return self.first_day.replace(day=1)
+
+    @property
+    def last_month(self) -> date:
+        return self.last_day.replace(day=1)
+
+
+def report_for(
+    *,
+    user,
+    organization: Organization,
+    locations: Iterable[Location],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+) -> Report:
+    """The figures of the given locations (already narrowed by report_locations) for the days.
+
+    Each view is read for the days before its last refresh and the live slice for the days after,
+    so each day comes from exactly one of them.
+    """
+    locations = list(locations)
+    # The records first: a refresh committing between the two reads then only moves days the
+    # cutoff filter drops from the view and the live slice still counts.
+    refreshes = {refresh.view: refresh for refresh in ViewRefresh.objects.all()}
+
+    days = {
+        first_day + timedelta(n): Figures(day=first_day + timedelta(n))
+        for n in _span(first_day, last_day)
+    }
+    totals = Figures()
+    for row in _combined(
+        user,
+        VIEW_FIGURES,
+        LocationDay,
+        live_location_days,
+        refreshes[ReportView.LOCATION_DAY],
+        locations,
+        first_day,
+        last_day,
+        now,
+    ):
+        days[row["day"]].add(row)
+        totals.add(row)
+
+    usage: dict[int, Usage] = {}
+    for row in _combined(
+        user,
+        VIEW_USAGE,
+        ResourceDay,
+        live_resource_days,
+        refreshes[ReportView.RESOURCE_DAY],
+        locations,
+        first_day,
+        last_day,
+        now,
+    ):
+        entry = usage.setdefault(row["resource_id"], Usage(resource=None))
+        entry.open_minutes += row["open_minutes"]
+        entry.booked_minutes += row["booked_minutes"]
+    resources = Resource.objects.select_related("location").in_bulk(usage)
+    for resource_id, entry in usage.items():
+        entry.resource = resources[resource_id]
+
+    services: dict[int, Offering] = defaultdict(lambda: Offering(name=""))
+    cars: dict[int, Offering] = defaultdict(lambda: Offering(name=""))
+    for row in _combined(
+        user,
+        VIEW_OFFERINGS,
+        OfferingMonth,
+        live_offering_months,
+        refreshes[ReportView.OFFERING_MONTH],
+        locations,
+        first_day.replace(day=1),
+        last_day,
+        now,
+        by_month=True,
+    ):
+        for offerings, key in ((services, row["service_id"]), (cars, row["resource_id"])):
+            offerings[key].bookings += row["bookings"]
+            offerings[key].revenue += row["revenue"]
+    for service in Service.objects.filter(pk__in=services):
+        services[service.pk].name = service.name
+    car_names = {car.resource_id: str(car) for car in Car.objects.filter(resource_id__in=cars)}
+
+    return Report(
+        organization=organization,
+        first_day=first_day,
+        last_day=last_day,
+        locations=locations,
+        days=list(days.values()),
+        totals=totals,
+        usage=sorted(usage.values(), key=lambda u: (u.resource.location.name, u.resource.name)),
+        top_services=_top(services.values()),
+        top_cars=_top(
+            Offering(name=car_names[resource_id], bookings=o.bookings, revenue=o.revenue)
+            for resource_id, o in cars.items()
+            if resource_id in car_names
+        ),
+        refreshes=[refreshes[view] for view in ReportView],
+    )
+
+
+def _span(first_day: date, last_day: date) -> range:
+    return range((last_day - first_day).days + 1)
+
+
+def _top(offerings: Iterable[Offering]) -> list[Offering]:
+    ranked = sorted(offerings, key=lambda o: (-o.revenue, -o.bookings, o.name))
+    return [offering for offering in ranked if offering.bookings or offering.revenue][:TOP]
+
+
+def _combined(
+    user,
+    perm: str,
+    view: type[LocationDay | ResourceDay | OfferingMonth],
+    live: Callable[[LiveWindow], list[dict[str, Any]]],
+    refresh: ViewRefresh,
+    locations: list[Location],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    *,
+    by_month: bool = False,
+) -> list[Mapping[str, Any]]:
+    """One view's rows for the days before its refresh, then the live rows up to today."""
+    if not locations:
+        return []
+    period = "month" if by_month else "day"
+    cutoffs: dict[date, list[int]] = defaultdict(list)
+    for location in locations:
+        cutoffs[refresh.as_of.astimezone(location.time_zone).date()].append(location.pk)
+    before_refresh = Q(pk__in=[])
+    for cutoff, location_ids in cutoffs.items():
+        # A month row holds its days before the cutoff; the live slice holds the rest of them.
+        limit = cutoff.replace(day=1) if by_month else cutoff
+        lookup = "lte" if by_month else "lt"
+        before_refresh |= Q(location_id__in=location_ids, **{f"{period}__{lookup}": limit})
+    rows: list[Mapping[str, Any]] = list(
+        permitted(user, perm, view.objects.all())
+        .filter(before_refresh, **{f"{period}__range": (first_day, last_day)})
+        .values()
+    )
+    if last_day >= min(cutoffs):
+        for row in live(LiveWindow(locations=locations, as_of=refresh.as_of, now=now)):
+            if first_day <= row[period] <= last_day:
+                rows.append(row)
+    return rows
+
+
+@dataclass
+class Schedule:
+    """Today's bookings at some locations, as far as the user may see them, and their counts."""
+
+    bookings: list[Booking]
+    total: int
+    by_status: dict[str, int]
+
+
+def today_schedule(*, user, locations: Iterable[Location], now: datetime) -> Schedule:
+    """Bookings taking place on each location's local today, in start order."""
+    today = Q(pk__in=[])
+    for location in locations:
+        day = now.astimezone(location.time_zone).date()
+        starts = datetime.combine(day, time(0), tzinfo=location.time_zone)
+        ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=location.time_zone)
+        today |= Q(location=location, starts_at__lt=ends, ends_at__gt=starts)
+    bookings = permitted(user, VIEW_SCHEDULE, Booking.objects.filter(today))
+    counts = dict(bookings.order_by().values_list("status").annotate(Count("pk")))
+    return Schedule(
+        bookings=list(
+            bookings.select_related("location", "service", "resource", "customer").order_by(
+                "starts_at", "pk"
+            )[:SCHEDULE_LIMIT]
+        ),
+        total=sum(counts.values()),
+        by_status={label: counts.get(status, 0) for status, label in BookingStatus.choices},
+    )
