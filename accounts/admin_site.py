@@ -11,6 +11,7 @@ from django.contrib.auth import get_permission_codename
 from django.db import models
 from django.db.models import Q
 from django.http import Http404, HttpRequest
+from django.urls import path
 
 from accounts import roles
 from accounts.models import Organization
@@ -34,8 +35,21 @@ class PlatformAdminSite(admin.AdminSite):
     index_title = "Your organizations"
     login_form = StaffAuthenticationForm
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list = []
+
     def has_permission(self, request: HttpRequest) -> bool:
         return roles.can_access_admin(request.user)
+
+    def register_page(self, route: str, view, name: str) -> None:
+        """Add a page that is not a model's (the analytics dashboard) behind the admin's login,
+        in the same tenant scope as every admin page (accounts.tenancy)."""
+        self._pages.append((route, view, name))
+
+    def get_urls(self):
+        pages = [path(route, self.admin_view(view), name=name) for route, view, name in self._pages]
+        return pages + super().get_urls()
 
 
 def view_permission(model: type[models.Model]) -> str:

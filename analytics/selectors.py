@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Location, Organization
@@ -33,6 +34,18 @@ VIEW_OFFERINGS = "analytics.view_offeringmonth"
 VIEW_SCHEDULE = "bookings.view_booking"
 TOP = 10
 SCHEDULE_LIMIT = 200
+MAX_REPORT_DAYS = 366
+DEFAULT_REPORT_DAYS = 30
+
+
+def check_report_period(first_day: date, last_day: date, today: date) -> None:
+    """The days a report may cover: in order, none after today, at most a year of them."""
+    if last_day < first_day:
+        raise ValidationError({"last_day": "Must not be before the first day."})
+    if last_day > today:
+        raise ValidationError({"last_day": f"Must not be after today ({today.isoformat()})."})
+    if (last_day - first_day).days >= MAX_REPORT_DAYS:
+        raise ValidationError({"first_day": f"A report covers at most {MAX_REPORT_DAYS} days."})
 
 
 def report_locations(user, organization: Organization) -> QuerySet[Location]:
@@ -120,6 +133,11 @@ class Report:
     top_services: list[Offering]
     top_cars: list[Offering]
     refreshes: list[ViewRefresh]
+
+    @property
+    def as_of(self) -> datetime:
+        """How old the oldest view is: earlier days may have changed since (today is live)."""
+        return min(refresh.as_of for refresh in self.refreshes)
 
     @property
     def first_month(self) -> date:
@@ -282,6 +300,10 @@ class Schedule:
     total: int
     by_status: dict[str, int]
 
+    @property
+    def by_status_label(self) -> dict[str, int]:
+        return {BookingStatus(status).label: count for status, count in self.by_status.items()}
+
 
 def today_schedule(*, user, locations: Iterable[Location], now: datetime) -> Schedule:
     """Bookings taking place on each location's local today, in start order."""
@@ -300,5 +322,5 @@ def today_schedule(*, user, locations: Iterable[Location], now: datetime) -> Sch
             )[:SCHEDULE_LIMIT]
         ),
         total=sum(counts.values()),
-        by_status={label: counts.get(status, 0) for status, label in BookingStatus.choices},
+        by_status={status: counts.get(status, 0) for status in BookingStatus.values},
     )

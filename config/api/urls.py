@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("bookings.api.urls")),
     path("", include("fleet.api.urls")),
+    path("", include("analytics.api.urls")),
 ]

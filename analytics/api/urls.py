@@ -1,0 +1,10 @@
+from django.urls import path
+
+from analytics.api import views
+
+ORGANIZATION = "organizations/<slug:organization_slug>/"
+
+urlpatterns = [
+    path(f"{ORGANIZATION}analytics/", views.ReportView.as_view(), name="analytics-report"),
+    path(f"{ORGANIZATION}analytics/today/", views.TodayView.as_view(), name="analytics-today"),
+]
