@@ -28,12 +28,14 @@ migrate: install
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py refresh_analytics
 
 run: seed
 	@echo ""
 	@echo "Serving on http://$(HOST):$(PORT)/"
 	@echo "  booking pages   http://$(HOST):$(PORT)/"
 	@echo "  staff admin     http://$(HOST):$(PORT)/admin/"
+	@echo "  dashboard       http://$(HOST):$(PORT)/admin/analytics/"
 	@echo "  metrics         http://$(HOST):$(PORT)/metrics"
 	@echo "  customer emails var/mail/ (one file per email, with its .ics)"
 	@echo ""

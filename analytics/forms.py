@@ -32,15 +32,23 @@ class DashboardFilterForm(forms.Form):
     last_day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, data, *, user):
-        super().__init__(data)
         organizations = dashboard_organizations(user)
-        self.fields["organization"].queryset = organizations
         # The location choices depend on the organization asked for (or the first one).
-        self.chosen_organization = (
-            organizations.filter(slug=data.get("organization")).first() or organizations.first()
-        )
-        if self.chosen_organization is not None:
-            self.fields["location"].queryset = schedule_locations(user, self.chosen_organization)
+        chosen = organizations.filter(slug=data.get("organization")).first()
+        chosen = chosen or organizations.first()
+        if chosen is not None and not data.get("organization"):
+            data = data.copy()  # show what the page shows: the first organization, last 30 days
+            today = timezone.now().astimezone(chosen.time_zone).date()
+            data.setdefault("organization", chosen.slug)
+            data.setdefault("last_day", today.isoformat())
+            first_day = today - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+            data.setdefault("first_day", first_day.isoformat())
+        super().__init__(data)
+        self.fields["organization"].queryset = organizations
+        self.fields["organization"].empty_label = None
+        self.chosen_organization = chosen
+        if chosen is not None:
+            self.fields["location"].queryset = schedule_locations(user, chosen)
 
     def clean_first_day(self) -> date | None:
         return self._in_calendar(self.cleaned_data["first_day"])

@@ -3,24 +3,31 @@
 Idempotent like the rest of the demo: rows are found by natural keys and updated.
 """
 
+import random
 from contextlib import suppress
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Customer, Location, Membership, Organization, Role
 from bookings.errors import SlotUnavailable
 from bookings.models import (
+    RELEASING_STATUSES,
     Booking,
+    BookingEvent,
     BookingSource,
+    BookingStatus,
+    Occupancy,
     OpeningHours,
+    PaymentStatus,
     Service,
     ServiceKind,
     ServiceVehiclePrice,
 )
 from bookings.selectors import service_slots
-from bookings.services import booking_create
+from bookings.services import booking_create, new_confirmation_code
 from fleet.models import Car, Resource, ResourceKind
 
 WEEKDAYS, SATURDAY, SUNDAY = range(5), 5, 6
@@ -225,3 +232,112 @@ def seed_bookings(organization: Organization, customers: list[Customer]) -> None
                 ends_at=local + timedelta(days=days_ahead),
                 resource=resource,
             )
+
+
+HISTORY_DAYS = 42
+# Inside every demo location's opening hours, five hours apart: longer than any demo service.
+HISTORY_HOURS = (time(10), time(15))
+
+
+def seed_history(organization: Organization, customers: list[Customer]) -> None:
+    """Six weeks of past bookings, so the dashboard has figures: once (a second run adds none).
+
+    Written in bulk like the benchmark's (the services refuse to book the past), with what the
+    services guarantee: one occupancy per kept booking, never overlapping, a timeline entry.
+    """
+    if Booking.objects.filter(organization=organization, starts_at__lt=timezone.now()).exists():
+        return
+    rng = random.Random(organization.slug)
+    today = timezone.localdate()
+    resources = Resource.objects.filter(organization=organization).prefetch_related(
+        "location__opening_hours", "services"
+    )
+    bookings = [
+        booking
+        for resource in resources.select_related("car", "location")
+        for days_ago in range(HISTORY_DAYS, 0, -1)
+        for booking in _history_on(resource, today - timedelta(days=days_ago), days_ago, rng)
+    ]
+    past_bookings_bulk_create(bookings, customers=customers, rng=rng)
+
+
+def _history_on(resource: Resource, day, days_ago: int, rng: random.Random) -> list[Booking]:
+    """A resource's bookings on one past day: a rental a week per car, or up to one booking
+    per service at its own hour (so they never overlap)."""
+    location = resource.location
+    if not any(h.weekday == day.weekday() for h in location.opening_hours.all()):
+        return []
+    bookings = []
+    for index, service in enumerate(sorted(resource.services.all(), key=lambda s: s.pk)):
+        if service.kind == ServiceKind.RENTAL:
+            if day.weekday() != resource.pk % 7 or days_ago < 3:
+                continue
+            starts_at = datetime.combine(day, time(10), tzinfo=location.time_zone)
+            ends_at, price = starts_at + timedelta(days=2), resource.car.daily_rate * 2
+        elif index < len(HISTORY_HOURS) and rng.random() < 0.7:
+            starts_at = datetime.combine(day, HISTORY_HOURS[index], tzinfo=location.time_zone)
+            ends_at = starts_at + timedelta(minutes=min(service.duration_minutes, 240))
+            price = service.price
+        else:
+            continue
+        bookings.append(
+            Booking(
+                organization=resource.organization,
+                location=location,
+                service=service,
+                resource=resource,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                total_price=price,
+                currency=resource.organization.currency,
+                source=BookingSource.CUSTOMER,
+            )
+        )
+        if service.kind == ServiceKind.RENTAL:
+            break  # the car is out: nothing else on it
+    return bookings
+
+
+def past_bookings_bulk_create(
+    bookings: list[Booking], *, customers: list[Customer], rng: random.Random
+) -> list[Booking]:
+    """Give past bookings an outcome, a customer and a creation time, and write them in bulk."""
+    for booking in bookings:
+        booking.customer = rng.choice(customers)
+        booking.code = new_confirmation_code()
+        booking.status = rng.choices(
+            [BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW], [85, 10, 5]
+        )[0]
+        booking.payment_status = PaymentStatus.UNPAID
+        if booking.status == BookingStatus.COMPLETED:
+            booking.payment_status = rng.choices(
+                [PaymentStatus.PAID, PaymentStatus.REFUNDED, PaymentStatus.UNPAID], [90, 4, 6]
+            )[0]
+    created = Booking.objects.bulk_create(bookings, batch_size=5000)
+    # created_at is auto_now_add: set afterwards, a few days to hours before each start.
+    for lead_days in range(0, 14):
+        Booking.objects.filter(pk__in=[b.pk for b in created if b.pk % 14 == lead_days]).update(
+            created_at=F("starts_at") - timedelta(days=lead_days, hours=3)
+        )
+    Occupancy.objects.bulk_create(
+        (
+            Occupancy(
+                organization=b.organization,
+                resource_id=b.resource_id,
+                starts_at=b.starts_at,
+                ends_at=b.ends_at,
+                booking=b,
+            )
+            for b in created
+            if b.status not in RELEASING_STATUSES
+        ),
+        batch_size=5000,
+    )
+    BookingEvent.objects.bulk_create(
+        (
+            BookingEvent(organization=b.organization, booking=b, kind="created", to_status=b.status)
+            for b in created
+        ),
+        batch_size=5000,
+    )
+    return created

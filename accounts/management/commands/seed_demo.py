@@ -12,7 +12,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
-from bookings.demo import seed_bookings, seed_engine
+from bookings.demo import seed_bookings, seed_engine, seed_history
 
 DEMO_PASSWORD = "demo-pass-2026"
 PLATFORM_ADMIN_EMAIL = "admin@demo.example"
@@ -187,6 +187,7 @@ class Command(BaseCommand):
                 self._customer(organization, name, email, phone, None)
                 for name, email, phone in demo.customers
             ]
+            seed_history(organization, customers)
             seed_bookings(organization, customers)
             logins.append((f"{demo.kind} customer", "own bookings", customer_user))
 
