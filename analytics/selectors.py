@@ -173,32 +173,13 @@ def report_for(
         for n in _span(first_day, last_day)
     }
     totals = Figures()
-    for row in _combined(
-        user,
-        VIEW_FIGURES,
-        LocationDay,
-        live_location_days,
-        refreshes[ReportView.LOCATION_DAY],
-        locations,
-        first_day,
-        last_day,
-        now,
-    ):
+    read = _Reader(user, locations, refreshes, last_day, now)
+    for row in read(ReportView.LOCATION_DAY, first_day):
         days[row["day"]].add(row)
         totals.add(row)
 
     usage: dict[int, Usage] = {}
-    for row in _combined(
-        user,
-        VIEW_USAGE,
-        ResourceDay,
-        live_resource_days,
-        refreshes[ReportView.RESOURCE_DAY],
-        locations,
-        first_day,
-        last_day,
-        now,
-    ):
+    for row in read(ReportView.RESOURCE_DAY, first_day):
         entry = usage.setdefault(row["resource_id"], Usage(resource=None))
         entry.open_minutes += row["open_minutes"]
         entry.booked_minutes += row["booked_minutes"]
@@ -208,18 +189,7 @@ def report_for(
 
     services: dict[int, Offering] = defaultdict(lambda: Offering(name=""))
     cars: dict[int, Offering] = defaultdict(lambda: Offering(name=""))
-    for row in _combined(
-        user,
-        VIEW_OFFERINGS,
-        OfferingMonth,
-        live_offering_months,
-        refreshes[ReportView.OFFERING_MONTH],
-        locations,
-        first_day.replace(day=1),
-        last_day,
-        now,
-        by_month=True,
-    ):
+    for row in read(ReportView.OFFERING_MONTH, first_day.replace(day=1)):
         for offerings, key in ((services, row["service_id"]), (cars, row["resource_id"])):
             offerings[key].bookings += row["bookings"]
             offerings[key].revenue += row["revenue"]
@@ -254,42 +224,61 @@ def _top(offerings: Iterable[Offering]) -> list[Offering]:
     return [offering for offering in ranked if offering.bookings or offering.revenue][:TOP]
 
 
-def _combined(
-    user,
-    perm: str,
-    view: type[LocationDay | ResourceDay | OfferingMonth],
-    live: Callable[[LiveWindow], list[dict[str, Any]]],
-    refresh: ViewRefresh,
-    locations: list[Location],
-    first_day: date,
-    last_day: date,
-    now: datetime,
-    *,
-    by_month: bool = False,
-) -> list[Mapping[str, Any]]:
-    """One view's rows for the days before its refresh, then the live rows up to today."""
-    if not locations:
-        return []
-    period = "month" if by_month else "day"
-    cutoffs: dict[date, list[int]] = defaultdict(list)
-    for location in locations:
-        cutoffs[refresh.as_of.astimezone(location.time_zone).date()].append(location.pk)
-    before_refresh = Q(pk__in=[])
-    for cutoff, location_ids in cutoffs.items():
-        # A month row holds its days before the cutoff; the live slice holds the rest of them.
-        limit = cutoff.replace(day=1) if by_month else cutoff
-        lookup = "lte" if by_month else "lt"
-        before_refresh |= Q(location_id__in=location_ids, **{f"{period}__{lookup}": limit})
-    rows: list[Mapping[str, Any]] = list(
-        permitted(user, perm, view.objects.all())
-        .filter(before_refresh, **{f"{period}__range": (first_day, last_day)})
-        .values()
-    )
-    if last_day >= min(cutoffs):
-        for row in live(LiveWindow(locations=locations, as_of=refresh.as_of, now=now)):
-            if first_day <= row[period] <= last_day:
-                rows.append(row)
-    return rows
+@dataclass(frozen=True)
+class _Source:
+    """A view, the permission that reads it, and the live slice that continues it."""
+
+    view: type[LocationDay | ResourceDay | OfferingMonth]
+    perm: str
+    live: Callable[[LiveWindow], list[dict[str, Any]]]
+    period: str = "day"  # the view's calendar column
+
+
+SOURCES = {
+    ReportView.LOCATION_DAY: _Source(LocationDay, VIEW_FIGURES, live_location_days),
+    ReportView.RESOURCE_DAY: _Source(ResourceDay, VIEW_USAGE, live_resource_days),
+    ReportView.OFFERING_MONTH: _Source(
+        OfferingMonth, VIEW_OFFERINGS, live_offering_months, period="month"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Reads a view and its live slice for some locations up to a last day."""
+
+    user: Any
+    locations: list[Location]
+    refreshes: dict[str, ViewRefresh]
+    last_day: date
+    now: datetime
+
+    def __call__(self, view: ReportView, first_day: date) -> list[Mapping[str, Any]]:
+        """The view's rows for the days before its refresh, then the live rows up to today."""
+        if not self.locations:
+            return []
+        source, refresh = SOURCES[view], self.refreshes[view]
+        period = source.period
+        cutoffs: dict[date, list[int]] = defaultdict(list)
+        for location in self.locations:
+            cutoffs[refresh.as_of.astimezone(location.time_zone).date()].append(location.pk)
+        before_refresh = Q(pk__in=[])
+        for cutoff, location_ids in cutoffs.items():
+            if period == "month":  # a month row holds its days before the cutoff; live the rest
+                before_refresh |= Q(location_id__in=location_ids, month__lte=cutoff.replace(day=1))
+            else:
+                before_refresh |= Q(location_id__in=location_ids, day__lt=cutoff)
+        rows: list[Mapping[str, Any]] = list(
+            permitted(self.user, source.perm, source.view.objects.all())
+            .filter(before_refresh, **{f"{period}__range": (first_day, self.last_day)})
+            .values()
+        )
+        if self.last_day >= min(cutoffs):
+            window = LiveWindow(locations=self.locations, as_of=refresh.as_of, now=self.now)
+            rows += [
+                row for row in source.live(window) if first_day <= row[period] <= self.last_day
+            ]
+        return rows
 
 
 @dataclass
