@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from analytics.models import ReportView
+from analytics.models import ReportView, ViewRefresh
 from analytics.services import view_refresh
 from tests.analytics.reporting import TWO_DAYS_AGO, ReportingTenant
 
@@ -175,3 +175,15 @@ def test_bad_dates_are_answered_400_naming_the_field(alpha, client_for):
     too_long = report(alpha.owner, alpha.organization.slug, first_day="2027-01-01")
     assert too_long.status_code == 400
     assert "first_day" in too_long.json()["error"]["details"]
+
+
+@pytest.mark.usefixtures("refreshed")
+def test_views_without_their_refresh_records_are_not_trusted_and_days_come_live(alpha):
+    # given views holding the past, whose records a flush of the tables removed
+    ViewRefresh.objects.all().delete()
+
+    body = report(alpha.owner, alpha.organization.slug).json()
+
+    assert body["totals"]["revenue"] == "303.00"  # counted once, from the live slice
+    assert body["totals"]["taking_place"] == 4
+    assert body["refreshes"] == []

@@ -1,0 +1,217 @@
+"""How fast the analytics are on the benchmark data set: view refreshes, dashboard and API.
+
+    python manage.py seed_benchmark --bookings 100000
+    psql ... -c "VACUUM ANALYZE"
+    python manage.py refresh_analytics
+    python manage.py benchmark_analytics [--repeat 3] [--requests 20]
+
+Prints Markdown tables to paste into a note: the benchmark organization's bookings and each
+view's rows; each view's refresh time (min and median of --repeat refreshes); the response time
+of the staff dashboard (the admin, last 30 days) and of the analytics API (median and p95 of
+--requests requests after one warm-up, which also counts the queries), signed in as the
+organization's owner bench-owner@bench.example, created if missing.
+
+A refresh rebuilds its view for every organization in the database, as the beat does. Requests
+go through django.test.Client in this process, with DEBUG off: middleware, view, queries and
+rendering, without a web server or network.
+"""
+
+import math
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.urls import NoReverseMatch, reverse
+from django_scopes import scope, scopes_disabled
+from knox.models import AuthToken
+
+from accounts.models import Membership, Organization, Role, User
+from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay
+from analytics.services import view_refresh
+from bookings.models import Booking
+
+SLUG = "benchmark"
+OWNER_EMAIL = "bench-owner@bench.example"
+VIEW_MODELS = {model._meta.db_table: model for model in (LocationDay, ResourceDay, OfferingMonth)}
+# (what, URL name, URL kwargs, query string, how the owner signs in)
+PAGES = [
+    (
+        "staff dashboard (admin, 30 days)",
+        "admin:analytics_dashboard",
+        {},
+        f"organization={SLUG}",
+        "session",
+    ),
+    ("analytics API report", "api:analytics-report", {"organization_slug": SLUG}, "", "token"),
+]
+
+
+class Command(BaseCommand):
+    help = "Time the analytics views' refreshes and the dashboard's and API's responses."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--repeat", type=int, default=3, help="Refreshes of each view.")
+        parser.add_argument("--requests", type=int, default=20, help="Timed requests of each page.")
+
+    def handle(self, *args, repeat: int, requests: int, **options) -> None:
+        if repeat < 1 or requests < 1:
+            raise CommandError("--repeat and --requests must be at least 1.")
+        organization = Organization.objects.filter(slug=SLUG).first()
+        if organization is None:
+            raise CommandError(
+                f"No '{SLUG}' organization in this database: run "
+                "`manage.py seed_benchmark --bookings 100000` first."
+            )
+
+        refresh_times = {view: _refresh_times(view, repeat) for view in ReportView}
+        with scope(organization=organization):
+            bookings = Booking.objects.count()
+            rows = {view: VIEW_MODELS[view].objects.count() for view in ReportView}
+        with scopes_disabled():
+            all_bookings = Booking.objects.count()
+            all_rows = {view: VIEW_MODELS[view].objects.count() for view in ReportView}
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            server_version = cursor.fetchone()[0].split()[0]
+
+        self.stdout.write(
+            f"analytics benchmark, {date.today()}: '{SLUG}' has {bookings:,} bookings "
+            f"({all_bookings:,} in the database), PostgreSQL {server_version}\n"
+        )
+        self.stdout.write(f"Refresh, {repeat} times each (all organizations' rows):\n")
+        self._table(
+            ["view", f"rows ({SLUG})", "rows (all)", "min", "median"],
+            [
+                [
+                    view.value,
+                    f"{rows[view]:,}",
+                    f"{all_rows[view]:,}",
+                    _ms(min(refresh_times[view])),
+                    _ms(statistics.median(refresh_times[view])),
+                ]
+                for view in ReportView
+            ],
+        )
+
+        self.stdout.write(f"\nResponses, {requests} requests each after one warm-up:\n")
+        owner = _owner(organization)
+        results, missing = [], []
+        for title, url_name, kwargs, query, sign_in in PAGES:
+            try:
+                url = reverse(url_name, kwargs=kwargs) + (f"?{query}" if query else "")
+            except NoReverseMatch:
+                missing.append(url_name)
+                continue
+            with _signed_in(owner, sign_in) as client:
+                queries, seconds = _response_times(client, url, requests)
+            results.append(
+                [
+                    title,
+                    url,
+                    "200",
+                    str(queries),
+                    _ms(statistics.median(seconds)),
+                    _ms(_p95(seconds)),
+                ]
+            )
+        if results:
+            self._table(["page", "URL", "status", "queries", "median", "p95"], results)
+        if missing:
+            raise CommandError(
+                f"URL name(s) {', '.join(missing)} do not resolve: is the analytics dashboard "
+                "in this checkout? The refreshes above were measured."
+            )
+
+    def _table(self, header: list[str], rows: list[list[str]]) -> None:
+        """A Markdown table, columns padded so it reads as plain text too."""
+        widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]
+        lines = [header, ["-" * width for width in widths], *rows]
+        for line in lines:
+            cells = [
+                cell.ljust(width) if n == 0 else cell.rjust(width)
+                for n, (cell, width) in enumerate(zip(line, widths, strict=True))
+            ]
+            self.stdout.write("| " + " | ".join(cells) + " |")
+
+
+def _refresh_times(view: ReportView, repeat: int) -> list[float]:
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        if view_refresh(view=view) is None:
+            raise CommandError(f"{view.value} is being refreshed by another process; try again.")
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+@contextmanager
+def _signed_in(owner: User, sign_in: str) -> Iterator[Client]:
+    """A test client signed in by session (the admin) or by knox token (the API).
+
+    The session or token is removed afterwards: reruns leave nothing behind but the owner.
+    """
+    token = None
+    if sign_in == "token":
+        token, key = AuthToken.objects.create(user=owner)
+        client = Client(headers={"authorization": f"Bearer {key}"})
+    else:
+        client = Client()
+        client.force_login(owner)
+    # The client talks as "testserver"; DEBUG off measures what production would run.
+    try:
+        with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"], DEBUG=False):
+            yield client
+    finally:
+        if token is None:
+            client.logout()
+        else:
+            token.delete()
+
+
+def _owner(organization: Organization) -> User:
+    """bench-owner@bench.example, an owner of the organization (created or promoted if needed)."""
+    owner = User.objects.filter(email=OWNER_EMAIL).first() or User.objects.create_user(
+        OWNER_EMAIL, password=None, full_name="Benchmark owner"
+    )
+    with scope(organization=organization):
+        Membership.objects.update_or_create(
+            organization=organization,
+            user=owner,
+            defaults={"role": Role.OWNER, "limited_to_locations": False},
+        )
+    return owner
+
+
+def _response_times(client: Client, url: str, requests: int) -> tuple[int, list[float]]:
+    """The warm-up's query count and each timed request's seconds; any status but 200 stops."""
+    with CaptureQueriesContext(connection) as queries:
+        _check(client.get(url), url)
+    seconds = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get(url)
+        seconds.append(time.perf_counter() - started)
+        _check(response, url)
+    return len(queries), seconds
+
+
+def _check(response, url: str) -> None:
+    if response.status_code != 200:
+        body = response.content[:300].decode(errors="replace")
+        raise CommandError(f"GET {url} answered {response.status_code}, not 200: {body}")
+
+
+def _p95(seconds: list[float]) -> float:
+    """The 95th percentile, nearest rank: of 20 requests, the second slowest."""
+    return sorted(seconds)[math.ceil(0.95 * len(seconds)) - 1]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
