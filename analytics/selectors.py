@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
 
 from accounts.models import Location, Organization
 from accounts.roles import permitted
@@ -25,7 +25,7 @@ from analytics.figures import (
     live_resource_days,
 )
 from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay, ViewRefresh
-from bookings.models import Booking, BookingStatus, Service
+from bookings.models import Booking, BookingStatus, OccupancyRange, Service
 from fleet.models import Car, Resource
 
 VIEW_FIGURES = "analytics.view_locationday"
@@ -304,8 +304,10 @@ def today_schedule(*, user, locations: Iterable[Location], now: datetime) -> Sch
         day = now.astimezone(location.time_zone).date()
         starts = datetime.combine(day, time(0), tzinfo=location.time_zone)
         ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=location.time_zone)
-        today |= Q(location=location, starts_at__lt=ends, ends_at__gt=starts)
-    bookings = permitted(user, VIEW_SCHEDULE, Booking.objects.filter(today))
+        # The expression of the booking_location_period index: today's bookings only.
+        today |= Q(period__overlap=OccupancyRange(Value(location.pk), Value(starts), Value(ends)))
+    period = OccupancyRange(F("location_id"), F("starts_at"), F("ends_at"))
+    bookings = permitted(user, VIEW_SCHEDULE, Booking.objects.alias(period=period).filter(today))
     counts = dict(bookings.order_by().values_list("status").annotate(Count("pk")))
     return Schedule(
         bookings=list(

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DecimalRangeField, RangeOperators
+from django.contrib.postgres.indexes import GistIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
@@ -211,6 +212,21 @@ class BookingSource(models.TextChoices):
     API = "api", "API client"
 
 
+class OccupancyRange(Func):
+    """occupancy_range(id, starts_at, ends_at): one numrange per id (a resource's, a
+    location's) and period.
+
+    PostgreSQL without btree_gist cannot put `resource_id WITH =` into a GiST exclusion
+    constraint, so the constraint works on one range that encodes both: the id shifted far above
+    any epoch second, plus the period's epoch seconds. Two such ranges overlap exactly when the
+    id is the same and the periods overlap. The SQL function is created by migration bookings
+    0001 and is IMMUTABLE because epoch seconds do not depend on time zones.
+    """
+
+    function = "occupancy_range"
+    output_field = DecimalRangeField()
+
+
 class Booking(TenantModel):
     """A customer's booking of a service on one resource for a period (stored in UTC)."""
 
@@ -264,9 +280,14 @@ class Booking(TenantModel):
             models.Index(
                 fields=["organization", "status", "starts_at"], name="booking_status_by_start"
             ),
-            # Analytics' live slice (analytics/figures.py): what is running or was made since the
-            # views' last refresh, without reading a location's past.
-            models.Index(fields=["location", "ends_at"], name="booking_location_running"),
+            # Exactly one location's bookings overlapping a period, past and future unread:
+            # today's schedule and analytics' live slice (analytics/figures.py). The range
+            # encodes the location id as Occupancy's encodes the resource id.
+            GistIndex(
+                OccupancyRange(F("location_id"), F("starts_at"), F("ends_at")),
+                name="booking_location_period",
+            ),
+            # What was booked since the analytics views' last refresh.
             models.Index(fields=["location", "created_at"], name="booking_location_made"),
         ]
         constraints = [
@@ -285,20 +306,6 @@ class Booking(TenantModel):
 
     def __str__(self) -> str:
         return self.code
-
-
-class OccupancyRange(Func):
-    """occupancy_range(resource_id, starts_at, ends_at): one numrange per resource and period.
-
-    PostgreSQL without btree_gist cannot put `resource_id WITH =` into a GiST exclusion
-    constraint, so the constraint works on one range that encodes both: the resource id shifted
-    far above any epoch second, plus the period's epoch seconds. Two such ranges overlap exactly
-    when the resource is the same and the periods overlap. The SQL function is created by
-    migration bookings 0001 and is IMMUTABLE because epoch seconds do not depend on time zones.
-    """
-
-    function = "occupancy_range"
-    output_field = DecimalRangeField()
 
 
 class Occupancy(TenantModel):

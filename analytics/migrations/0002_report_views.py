@@ -14,6 +14,15 @@ CREATE FUNCTION analytics_as_of() RETURNS timestamptz LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('analytics.as_of', true), '')::timestamptz, now())
 $$;
 
+-- One period at each of these locations, in the encoding of the booking_location_period index
+-- (bookings.models.OccupancyRange). Immutable, so with constant arguments the planner computes
+-- the array first and estimates the index scan from real values.
+CREATE FUNCTION analytics_location_periods(
+    location_ids bigint[], since timestamptz, until timestamptz
+) RETURNS numrange[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(occupancy_range(id, since, until)) FROM unnest(location_ids) AS id
+$$;
+
 -- The length of a set of periods in whole minutes.
 CREATE FUNCTION analytics_minutes(periods tstzmultirange) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -91,7 +100,7 @@ WITH calendar AS (
         interval '1 day'
     ) AS calendar_day
 ),
-hours AS (
+hours AS MATERIALIZED (
     SELECT calendar.location_id, calendar.day,
         coalesce((
             SELECT range_agg(tstzrange(
@@ -175,7 +184,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(
             FUNCTIONS,
-            "DROP FUNCTION analytics_minutes(tstzmultirange); DROP FUNCTION analytics_as_of();",
+            "DROP FUNCTION analytics_minutes(tstzmultirange); DROP FUNCTION analytics_as_of(); "
+            "DROP FUNCTION analytics_location_periods(bigint[], timestamptz, timestamptz);",
         ),
         migrations.RunSQL(LOCATION_DAY, "DROP MATERIALIZED VIEW analytics_location_day;"),
         migrations.RunSQL(RESOURCE_DAY, "DROP MATERIALIZED VIEW analytics_resource_day;"),

@@ -21,7 +21,6 @@ import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -29,6 +28,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 from knox.models import AuthToken
 
@@ -82,10 +82,11 @@ class Command(BaseCommand):
             server_version = cursor.fetchone()[0].split()[0]
 
         self.stdout.write(
-            f"analytics benchmark, {date.today()}: '{SLUG}' has {bookings:,} bookings "
-            f"({all_bookings:,} in the database), PostgreSQL {server_version}\n"
+            f"Analytics benchmark, {timezone.now():%Y-%m-%d %H:%M} UTC, "
+            f"PostgreSQL {server_version}: '{SLUG}' has {bookings:,} bookings "
+            f"({all_bookings:,} in the database)\n"
         )
-        self.stdout.write(f"Refresh, {repeat} times each (all organizations' rows):\n")
+        self.stdout.write(f"Refreshes, {repeat} of each view (each rebuilds every organization):\n")
         self._table(
             ["view", f"rows ({SLUG})", "rows (all)", "min", "median"],
             [
@@ -132,7 +133,8 @@ class Command(BaseCommand):
     def _table(self, header: list[str], rows: list[list[str]]) -> None:
         """A Markdown table, columns padded so it reads as plain text too."""
         widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]
-        lines = [header, ["-" * width for width in widths], *rows]
+        rule = ["-" * widths[0], *("-" * (width - 1) + ":" for width in widths[1:])]
+        lines = [header, rule, *rows]
         for line in lines:
             cells = [
                 cell.ljust(width) if n == 0 else cell.rjust(width)
@@ -193,13 +195,15 @@ def _response_times(client: Client, url: str, requests: int) -> tuple[int, list[
     """The warm-up's query count and each timed request's seconds; any status but 200 stops."""
     with CaptureQueriesContext(connection) as queries:
         _check(client.get(url), url)
+    # Counted now: the capture slices the connection's log, which each later request clears.
+    query_count = len(queries)
     seconds = []
     for _ in range(requests):
         started = time.perf_counter()
         response = client.get(url)
         seconds.append(time.perf_counter() - started)
         _check(response, url)
-    return len(queries), seconds
+    return query_count, seconds
 
 
 def _check(response, url: str) -> None:
