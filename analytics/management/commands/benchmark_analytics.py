@@ -16,6 +16,7 @@ go through django.test.Client in this process, with DEBUG off: middleware, view,
 rendering, without a web server or network.
 """
 
+import json
 import math
 import statistics
 import time
@@ -59,8 +60,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--repeat", type=int, default=3, help="Refreshes of each view.")
         parser.add_argument("--requests", type=int, default=20, help="Timed requests of each page.")
+        parser.add_argument(
+            "--explain",
+            action="store_true",
+            help="Also EXPLAIN ANALYZE each dashboard query that reads bookings or a view.",
+        )
 
-    def handle(self, *args, repeat: int, requests: int, **options) -> None:
+    def handle(self, *args, repeat: int, requests: int, explain: bool, **options) -> None:
         if repeat < 1 or requests < 1:
             raise CommandError("--repeat and --requests must be at least 1.")
         organization = Organization.objects.filter(slug=SLUG).first()
@@ -112,6 +118,8 @@ class Command(BaseCommand):
                 continue
             with _signed_in(owner, sign_in) as client:
                 queries, seconds = _response_times(client, url, requests)
+                if explain and sign_in == "session":
+                    self._explain(client, url)
             results.append(
                 [
                     title,
@@ -129,6 +137,24 @@ class Command(BaseCommand):
                 f"URL name(s) {', '.join(missing)} do not resolve: is the analytics dashboard "
                 "in this checkout? The refreshes above were measured."
             )
+
+    def _explain(self, client: Client, url: str) -> None:
+        """Each query of the page on bookings or a view: its time and how each table is read."""
+        with CaptureQueriesContext(connection) as captured:
+            _check(client.get(url), url)
+        self.stdout.write(f"\nPlans of {url} (EXPLAIN ANALYZE):\n")
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if "bookings_booking" not in sql and "analytics_" not in sql:
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+                result = cursor.fetchone()[0]
+            explained = (json.loads(result) if isinstance(result, str) else result)[0]
+            scans = "; ".join(_scans(explained["Plan"]))
+            first_line = " ".join(sql.split())[:90]
+            self.stdout.write(f"- {explained['Execution Time']:.1f} ms  {first_line}...\n")
+            self.stdout.write(f"    {scans}\n")
 
     def _table(self, header: list[str], rows: list[list[str]]) -> None:
         """A Markdown table, columns padded so it reads as plain text too."""
@@ -204,6 +230,25 @@ def _response_times(client: Client, url: str, requests: int) -> tuple[int, list[
         seconds.append(time.perf_counter() - started)
         _check(response, url)
     return query_count, seconds
+
+
+def _scans(node: dict) -> Iterator[str]:
+    """How each table of a plan is read: by which index, returning how many rows."""
+    table = node.get("Relation Name")
+    if table and (table.startswith("analytics_") or table == "bookings_booking"):
+        how = node["Node Type"]
+        index = node.get("Index Name") or " + ".join(sorted(set(_bitmap_indexes(node))))
+        yield f"{how} on {table}{f' via {index}' if index else ''}: {node['Actual Rows']} rows"
+    for child in node.get("Plans", []):
+        if not table:
+            yield from _scans(child)
+
+
+def _bitmap_indexes(node: dict) -> Iterator[str]:
+    for child in node.get("Plans", []):
+        if "Index Name" in child:
+            yield child["Index Name"]
+        yield from _bitmap_indexes(child)
 
 
 def _check(response, url: str) -> None:
