@@ -7,6 +7,7 @@ show up as its price.
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -187,3 +188,18 @@ def test_views_without_their_refresh_records_are_not_trusted_and_days_come_live(
     assert body["totals"]["revenue"] == "303.00"  # counted once, from the live slice
     assert body["totals"]["taking_place"] == 4
     assert body["refreshes"] == []
+
+
+def test_owner_refreshes_from_the_dashboard_and_is_told_so(alpha, client_for):
+    before = dict(ViewRefresh.objects.values_list("view", "refresh_count"))
+    client = client_for(alpha.owner)
+
+    response = client.post(f"{reverse('admin:analytics_refresh')}?location={alpha.location.pk}")
+
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"?location={alpha.location.pk}")
+    after = dict(ViewRefresh.objects.values_list("view", "refresh_count"))
+    assert all(after[view] == before.get(view, 0) + 1 for view in ReportView.values)
+    page = client.get(response["Location"]).content.decode()
+    assert "The figures are refreshed." in page
+    assert re.search(r"\(0\sminutes ago\)", page)  # how old the past figures are
