@@ -228,7 +228,7 @@ class LiveWindow:
 
 
 def _rows(sql: str, window: LiveWindow) -> list[dict[str, Any]]:
-    if not window.locations or window.as_of > window.now:
+    if not window.locations:
         return []
     with connection.cursor() as cursor:
         cursor.execute(sql, window.params)

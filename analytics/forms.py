@@ -1,5 +1,6 @@
 """The dashboard's filters: which organization, which location, which days."""
 
+import re
 from datetime import date, timedelta
 
 from django import forms
@@ -9,8 +10,15 @@ from django.utils import timezone
 from accounts.models import Location, Organization
 from accounts.roles import grants_of, is_platform_admin
 from accounts.tenancy import ScopedModelChoiceField
-from analytics.selectors import DEFAULT_REPORT_DAYS, check_report_period, schedule_locations
+from analytics.selectors import (
+    DEFAULT_REPORT_DAYS,
+    check_report_period,
+    organization_today,
+    schedule_locations,
+)
 from bookings.forms import FIRST_DAY, LAST_DAY
+
+SLUG = re.compile(r"[-\w]+")
 
 
 def dashboard_organizations(user) -> QuerySet[Organization]:
@@ -34,15 +42,18 @@ class DashboardFilterForm(forms.Form):
     def __init__(self, data, *, user):
         organizations = dashboard_organizations(user)
         # The location choices depend on the organization asked for (or the first one).
-        chosen = organizations.filter(slug=data.get("organization")).first()
+        asked = data.get("organization", "")
+        chosen = organizations.filter(slug=asked).first() if SLUG.fullmatch(asked) else None
         chosen = chosen or organizations.first()
-        if chosen is not None and not data.get("organization"):
+        if chosen is not None and not any(data.get(name) for name in self.base_fields):
             data = data.copy()  # show what the page shows: the first organization, last 30 days
-            today = timezone.now().astimezone(chosen.time_zone).date()
-            data.setdefault("organization", chosen.slug)
-            data.setdefault("last_day", today.isoformat())
+            today = organization_today(chosen, timezone.now())
             first_day = today - timedelta(days=DEFAULT_REPORT_DAYS - 1)
-            data.setdefault("first_day", first_day.isoformat())
+            data.update(
+                organization=chosen.slug,
+                first_day=first_day.isoformat(),
+                last_day=today.isoformat(),
+            )
         super().__init__(data)
         self.fields["organization"].queryset = organizations
         self.fields["organization"].empty_label = None
@@ -68,7 +79,7 @@ class DashboardFilterForm(forms.Form):
         if organization is None:
             raise forms.ValidationError("You are not a member of any organization.")
         cleaned["organization"] = organization
-        today = timezone.now().astimezone(organization.time_zone).date()
+        today = organization_today(organization, timezone.now())
         if "first_day" in cleaned and "last_day" in cleaned:
             last_day = cleaned["last_day"] or today
             first_day = cleaned["first_day"] or last_day - timedelta(days=DEFAULT_REPORT_DAYS - 1)

@@ -7,13 +7,15 @@ around today (docs/analytics.md).
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, Value
 
 from accounts.models import Location, Organization
@@ -36,6 +38,15 @@ TOP = 10
 SCHEDULE_LIMIT = 200
 MAX_REPORT_DAYS = 366
 DEFAULT_REPORT_DAYS = 30
+
+
+def organization_today(organization: Organization, now: datetime) -> date:
+    """The latest local date at any of the organization's locations: the last day a report may
+    show, so no location loses its own today to a zone further west."""
+    zones = {organization.time_zone} | {
+        location.time_zone for location in Location.objects.filter(organization=organization)
+    }
+    return max(now.astimezone(zone).date() for zone in zones)
 
 
 def check_report_period(first_day: date, last_day: date, today: date) -> None:
@@ -163,9 +174,30 @@ def report_for(
     Each view is read for the days before its last refresh and the live slice for the days after,
     so each day comes from exactly one of them.
     """
-    locations = list(locations)
-    # The records first: a refresh committing between the two reads then only moves days the
-    # cutoff filter drops from the view and the live slice still counts.
+    with _one_snapshot():
+        return _report(user, organization, list(locations), first_day, last_day, now)
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Read the refresh records and the views as of one moment: a refresh committing between
+    two reads would otherwise move days from the live slice into a view read after it."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:  # must be the transaction's first statement (tests already run in one)
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def _report(
+    user,
+    organization: Organization,
+    locations: list[Location],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+) -> Report:
     refreshes = {refresh.view: refresh for refresh in ViewRefresh.objects.all()}
 
     days = {
@@ -185,7 +217,9 @@ def report_for(
         entry.booked_minutes += row["booked_minutes"]
     resources = Resource.objects.select_related("location").in_bulk(usage)
     for resource_id, entry in usage.items():
-        entry.resource = resources[resource_id]
+        entry.resource = resources.get(resource_id)
+    # A resource deleted since the refresh leaves rows behind until the next one.
+    usage = {pk: entry for pk, entry in usage.items() if entry.resource is not None}
 
     services: dict[int, Offering] = defaultdict(lambda: Offering(name=""))
     cars: dict[int, Offering] = defaultdict(lambda: Offering(name=""))
@@ -260,7 +294,8 @@ class _Reader:
         source, period = SOURCES[view], SOURCES[view].period
         refresh = self.refreshes.get(view)
         if refresh is None:  # a view without its record (a flushed database): trust it for nothing
-            window = LiveWindow(self.locations, datetime.combine(first_day, time(0), UTC), self.now)
+            as_of = datetime.combine(first_day, time(0), UTC)
+            window = LiveWindow(self.locations, as_of, max(self.now, as_of))
             return [row for row in source.live(window) if first_day <= row[period] <= self.last_day]
         cutoffs: dict[date, list[int]] = defaultdict(list)
         for location in self.locations:
@@ -277,7 +312,9 @@ class _Reader:
             .values()
         )
         if self.last_day >= min(cutoffs):
-            window = LiveWindow(locations=self.locations, as_of=refresh.as_of, now=self.now)
+            # A refresh stamped by a clock a little ahead (another host) still leaves today live.
+            now = max(self.now, refresh.as_of)
+            window = LiveWindow(locations=self.locations, as_of=refresh.as_of, now=now)
             rows += [
                 row for row in source.live(window) if first_day <= row[period] <= self.last_day
             ]

@@ -25,7 +25,8 @@ def view_refresh(*, view: ReportView) -> ViewRefresh | None:
     """
     as_of = timezone.now()
     started = time.monotonic()
-    with transaction.atomic(), connection.cursor() as cursor:
+    # Durable: inside a caller's transaction the lock and the record would outlive this function.
+    with transaction.atomic(durable=True), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [REFRESH_LOCK_CLASS, view]
         )

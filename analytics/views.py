@@ -160,7 +160,12 @@ def dashboard_refresh(request: HttpRequest) -> HttpResponse:
 
 
 def _csv_value(value: Any) -> Any:
-    return "" if value is None else value
+    """A cell as text; names typed by customers cannot become spreadsheet formulas."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return f"'{value}"
+    return value
 
 
 def _schedule_table(schedule: Schedule) -> Table:
@@ -182,6 +187,14 @@ def _schedule_table(schedule: Schedule) -> Table:
             for b in schedule.bookings
         ],
     )
+
+
+def _months(report: Report) -> str:
+    """Top lists are kept per month: they count the whole months the days touch."""
+    first, last = report.first_month, report.last_month
+    if first == last:
+        return f"{first:%B %Y} (whole month)"
+    return f"{first:%B %Y} to {last:%B %Y} (whole months)"
 
 
 def _report_tables(report: Report) -> list[Table]:
@@ -232,13 +245,13 @@ def _report_tables(report: Report) -> list[Table]:
         ),
         Table(
             slug="services",
-            title="Top services",
+            title=f"Top services, {_months(report)}",
             headers=["Service", "Bookings", "Revenue"],
             rows=[[o.name, o.bookings, o.revenue] for o in report.top_services],
         ),
         Table(
             slug="cars",
-            title="Top cars",
+            title=f"Top cars, {_months(report)}",
             headers=["Car", "Bookings", "Revenue"],
             rows=[[o.name, o.bookings, o.revenue] for o in report.top_cars],
         ),

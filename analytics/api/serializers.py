@@ -5,7 +5,12 @@ from rest_framework import serializers
 
 from accounts.models import Location
 from accounts.tenancy import ScopedPrimaryKeyRelatedField
-from analytics.selectors import DEFAULT_REPORT_DAYS, check_report_period, report_locations
+from analytics.selectors import (
+    DEFAULT_REPORT_DAYS,
+    check_report_period,
+    organization_today,
+    report_locations,
+)
 from bookings.api.serializers import CalendarDateField
 
 
@@ -29,7 +34,7 @@ class ReportQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         organization = self.context["request"].organization
-        today = timezone.now().astimezone(organization.time_zone).date()
+        today = organization_today(organization, timezone.now())
         attrs.setdefault("last_day", today)
         attrs.setdefault("first_day", attrs["last_day"] - timedelta(days=DEFAULT_REPORT_DAYS - 1))
         check_report_period(attrs["first_day"], attrs["last_day"], today)

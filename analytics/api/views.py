@@ -19,7 +19,7 @@ from analytics.selectors import (
 )
 
 
-class ReportView(APIView):
+class AnalyticsReportView(APIView):
     """Bookings, revenue, utilization and top sellers per day, from the views and today's live
     slice, for the locations the caller may see."""
 
@@ -45,7 +45,7 @@ class ReportView(APIView):
         return Response(ReportSerializer(report).data)
 
 
-class TodayView(APIView):
+class AnalyticsTodayView(APIView):
     """How many bookings take place today, by status, as far as the caller may see them."""
 
     permission_classes = [HasOrganizationRole]

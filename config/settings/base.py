@@ -97,7 +97,8 @@ def database_from_environment(*, embedded_fallback: bool) -> dict:
     settings["CONN_HEALTH_CHECKS"] = True
     # PostgreSQL's JIT spends seconds compiling the reporting queries to save milliseconds (the
     # demo's analytics_resource_day refresh: 1.8 s with it, 19 ms without); nothing here gains.
-    settings.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    options = settings.setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
     return settings
 
 

@@ -12,11 +12,13 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
 
 from analytics.models import ReportView, ViewRefresh
 from analytics.services import view_refresh
 from tests.analytics.reporting import TWO_DAYS_AGO, ReportingTenant
+from tests.factories import ResourceFactory
 
 
 @pytest.fixture
@@ -203,3 +205,39 @@ def test_owner_refreshes_from_the_dashboard_and_is_told_so(alpha, client_for):
     page = client.get(response["Location"]).content.decode()
     assert "The figures are refreshed." in page
     assert re.search(r"\(0\sminutes ago\)", page)  # how old the past figures are
+
+
+def test_odd_input_is_answered_and_never_a_server_error(alpha, client_for):
+    client = client_for(alpha.owner)
+    url = reverse("admin:analytics_dashboard")
+
+    assert client.get(url, {"organization": "\x00"}).status_code == 400
+    only_last_day = client.get(url, {"last_day": "2029-11-30"})
+    assert only_last_day.status_code == 200  # the first day follows it, 30 days back
+    assert "1 Nov 2029" in only_last_day.content.decode()
+    assert client.get(reverse("admin:analytics_dashboard_csv", args=["nope"])).status_code == 404
+
+
+@pytest.mark.usefixtures("refreshed")
+def test_a_resource_deleted_since_the_refresh_drops_out_of_utilization(alpha, client_for):
+    with scopes_disabled():
+        idle = ResourceFactory(location=alpha.location, name="Alpha idle bay")
+    for view in ReportView:
+        view_refresh(view=view)
+    with scopes_disabled():
+        idle.delete()
+
+    rows = dashboard(client_for(alpha.owner), "utilization")
+
+    assert "Alpha idle bay" not in {row[1] for row in rows[1:]}
+
+
+@pytest.mark.usefixtures("refreshed")
+def test_csv_cells_never_start_a_spreadsheet_formula(alpha, client_for):
+    with scopes_disabled():
+        alpha.customer.full_name = '=HYPERLINK("http://evil.example")'
+        alpha.customer.save(update_fields=["full_name"])
+
+    schedule = dashboard(client_for(alpha.owner), "schedule")
+
+    assert {row[5] for row in schedule[1:]} == {'\'=HYPERLINK("http://evil.example")'}
