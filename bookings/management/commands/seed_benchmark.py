@@ -23,13 +23,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Organization
+from bookings.demo import bookings_bulk_write
 from bookings.models import (
-    RELEASING_STATUSES,
     Booking,
     BookingSource,
     BookingStatus,
@@ -211,35 +211,8 @@ class Command(BaseCommand):
             service = rng.choices(washes, shares)[0]
             plan.add(service, bay, starts_at, starts_at + timedelta(hours=1), service.price)
 
-        created = Booking.objects.bulk_create(plan.rows, batch_size=5000)
-        with connection.cursor() as cursor:
-            # auto_now_add overwrote created_at with now: put back when each booking was made.
-            cursor.execute(
-                """UPDATE bookings_booking SET created_at = made.at
-                FROM unnest(%s::bigint[], %s::timestamptz[]) AS made(id, at)
-                WHERE bookings_booking.id = made.id""",
-                [[booking.pk for booking in created], plan.made_at],
-            )
-            # What each booking implies, derived in the database (building these rows in Python
-            # took longer than the bookings themselves): an occupancy per active booking, which
-            # cannot overlap since the slots and rentals above never share a resource's time,
-            # and the timeline's first entry, written when the booking was made.
-            cursor.execute(
-                """INSERT INTO bookings_occupancy
-                    (organization_id, resource_id, starts_at, ends_at, booking_id)
-                SELECT organization_id, resource_id, starts_at, ends_at, id
-                FROM bookings_booking
-                WHERE organization_id = %s AND status <> ALL(%s)""",
-                [organization.pk, list(RELEASING_STATUSES)],
-            )
-            cursor.execute(
-                """INSERT INTO bookings_bookingevent
-                    (organization_id, booking_id, kind, from_status, to_status, changes, created_at)
-                SELECT organization_id, id, 'created', '', status, '{}', created_at
-                FROM bookings_booking
-                WHERE organization_id = %s""",
-                [organization.pk],
-            )
+        # Slots and rentals above never share a resource's time, so occupancies cannot overlap.
+        created = bookings_bulk_write(plan.rows, made_at=plan.made_at)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{len(created)} bookings for '{SLUG}' ({len(created) - plan.rentals} washes "
