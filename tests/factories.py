@@ -1,12 +1,15 @@
 """Factories whose sub-factories keep related rows inside one organization."""
 
-from datetime import time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
+from bookings.models import Booking, BookingSource, BookingStatus, PaymentStatus, ServiceKind
+from bookings.services import new_confirmation_code
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -116,6 +119,17 @@ class CarFactory(TenantFactory):
     transmission = "automatic"
 
 
+class CarResourceFactory(ResourceFactory):
+    """A car's resource with its Car row, for a booking that rents it."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    kind = "car"
+    name = factory.Sequence(lambda n: f"Car {n}")
+    car = factory.RelatedFactory(CarFactory, factory_related_name="resource")
+
+
 class ServiceFactory(TenantFactory):
     class Meta:
         model = "bookings.Service"
@@ -153,3 +167,89 @@ def open_every_day(location, opens_at=time(9), closes_at=time(17)) -> None:
         OpeningHoursFactory(
             location=location, weekday=weekday, opens_at=opens_at, closes_at=closes_at
         )
+
+
+def _next_full_hour(days: int) -> datetime:
+    """A full hour `days` from now (negative: ago), on the clock a test may have fixed."""
+    return timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=days)
+
+
+class OccupancyFactory(TenantFactory):
+    """The resource's time a booking takes, buffers included, as the engine writes it."""
+
+    class Meta:
+        model = "bookings.Occupancy"
+
+    booking = factory.SubFactory("tests.factories.BookingFactory")
+    organization = factory.SelfAttribute("booking.organization")
+    resource = factory.SelfAttribute("booking.resource")
+    starts_at = factory.LazyAttribute(
+        lambda o: o.booking.starts_at - timedelta(minutes=o.booking.service.buffer_before_minutes)
+    )
+    ends_at = factory.LazyAttribute(
+        lambda o: o.booking.ends_at + timedelta(minutes=o.booking.service.buffer_after_minutes)
+    )
+
+
+class BookingFactory(TenantFactory):
+    """A booking row as set-up (history, figures, races on rows already there).
+
+    Tests of the engine book through bookings.services instead. Everything follows the
+    resource: its location and organization, and a service and customer of that organization;
+    `resource__location=...` books at a location of one's own.
+    """
+
+    class Meta:
+        model = Booking
+        skip_postgeneration_save = True
+
+    class Params:
+        days = 2  # a rental's length
+        past = factory.Trait(
+            starts_at=factory.LazyFunction(lambda: _next_full_hour(-2)),
+            status=BookingStatus.COMPLETED,
+            payment_status=PaymentStatus.PAID,
+        )
+        with_occupancy = factory.Trait(
+            occupancy=factory.RelatedFactory(OccupancyFactory, factory_related_name="booking")
+        )
+        rental = factory.Trait(
+            resource=factory.SubFactory(CarResourceFactory),
+            service=factory.SubFactory(
+                ServiceFactory,
+                organization=factory.SelfAttribute("..organization"),
+                name="Rental",
+                kind=ServiceKind.RENTAL,
+                duration_minutes=0,
+                price=Decimal("80.00"),
+            ),
+            ends_at=factory.LazyAttribute(lambda o: o.starts_at + timedelta(days=o.days)),
+        )
+
+    resource = factory.SubFactory(ResourceFactory)
+    location = factory.SelfAttribute("resource.location")
+    organization = factory.SelfAttribute("resource.organization")
+    service = factory.SubFactory(
+        ServiceFactory, organization=factory.SelfAttribute("..organization")
+    )
+    customer = factory.SubFactory(
+        CustomerFactory, organization=factory.SelfAttribute("..organization")
+    )
+    starts_at = factory.LazyFunction(lambda: _next_full_hour(1))
+    ends_at = factory.LazyAttribute(
+        lambda o: o.starts_at + timedelta(minutes=o.service.duration_minutes)
+    )
+    status = BookingStatus.PENDING  # as the engine leaves a new booking
+    payment_status = PaymentStatus.UNPAID
+    total_price = factory.SelfAttribute("service.price")
+    currency = factory.SelfAttribute("organization.currency")
+    code = factory.LazyFunction(new_confirmation_code)
+    source = BookingSource.STAFF
+
+    @factory.post_generation
+    def created_at(obj, create, extracted, **kwargs):
+        """created_at is auto_now_add: a booking made at another time is stamped afterwards."""
+        if create and extracted is not None:
+            with scopes_disabled():
+                Booking.objects.filter(pk=obj.pk).update(created_at=extracted)
+            obj.created_at = extracted

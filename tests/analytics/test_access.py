@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 
 from analytics.models import ReportView, ViewRefresh
 from analytics.services import view_refresh
-from tests.analytics.reporting import TWO_DAYS_AGO, ReportingTenant
 from tests.factories import ResourceFactory
+from tests.scenarios import TWO_DAYS_AGO, ReportingTenant
 
 
 @pytest.fixture

@@ -28,9 +28,8 @@ from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay
 from analytics.selectors import report_for
 from analytics.services import view_refresh
 from bookings.models import BookingStatus, Closure, PaymentStatus, ServiceKind
-from tests.analytics.history import past_booking
-from tests.conftest import Tenant
 from tests.factories import (
+    BookingFactory,
     CarFactory,
     CustomerFactory,
     LocationFactory,
@@ -41,8 +40,8 @@ from tests.factories import (
     ServiceFactory,
     open_every_day,
 )
+from tests.scenarios import HELSINKI, Tenant
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 AS_OF = datetime(2029, 11, 1, 2, tzinfo=UTC)
 HELSINKI_CUTOFF = date(2029, 11, 1)  # AS_OF's local date in Helsinki...
 NEW_YORK_CUTOFF = date(2029, 10, 31)  # ...and in New York
@@ -180,12 +179,13 @@ class Rentals:
                 last_day=day("10-26"),
                 reason="Bravo's holiday",
             )
-        self.b1 = past_booking(
+        self.b1 = BookingFactory(
+            past=True,
             service=self.bravo_wash,
             resource=self.bravo_bay,
             customer=self.bravo.customer,
             starts_at=hel("10-26 10:00"),
-            total_price="99.00",
+            total_price=Decimal("99.00"),
             created_at=hel("10-26 08:00"),
         )
         self.bookings.append(self.b1)
@@ -193,7 +193,8 @@ class Rentals:
     def book(self, resource, customer, starts, ends, status, payment, price, made):
         """One booking of the table above, its times read in the resource's location's zone."""
         local = at(resource.location.time_zone)
-        return past_booking(
+        return BookingFactory(
+            past=True,
             service=self.rental if resource == self.car else self.wash,
             resource=resource,
             customer=customer,
@@ -201,7 +202,7 @@ class Rentals:
             ends_at=local(ends),
             status=status,
             payment_status=payment,
-            total_price=price,
+            total_price=Decimal(price),
             created_at=local(made),
         )
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from io import StringIO
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -22,11 +21,10 @@ from django_scopes import scopes_disabled
 from analytics.models import LocationDay, ReportView, ResourceDay, ViewRefresh
 from analytics.services import view_refresh
 from analytics.tasks import analytics_views_refresh
-from tests.analytics.history import past_booking, refresh_counts, views_emptied
-from tests.bookings.conftest import CarWash
-from tests.conftest import NOW
+from tests.analytics.history import refresh_counts, views_emptied
+from tests.factories import BookingFactory
+from tests.scenarios import HELSINKI, NOW, CarWash
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 LOCATION_DAY = ReportView.LOCATION_DAY
 WAIT = 20.0  # seconds: the deadline of every wait; none is reached unless something is broken
 READ_TIMEOUT = "2s"
@@ -163,7 +161,8 @@ def committed(transactional_db, fixed_now) -> CarWash:
         )
     views_emptied()
     wash = CarWash()
-    wash.booking = past_booking(
+    wash.booking = BookingFactory(
+        past=True,
         service=wash.service,
         resource=wash.bay1,
         customer=wash.customer,

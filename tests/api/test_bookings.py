@@ -10,11 +10,8 @@ from django_scopes import scopes_disabled
 from bookings.models import IDEMPOTENCY_KEY_LIFETIME, Booking, BookingStatus, IdempotencyRecord
 from bookings.services import booking_complete, booking_confirm, booking_start
 from bookings.tasks import idempotency_records_purge
-from tests.api.conftest import ApiTenant
-from tests.conftest import NOW
 from tests.factories import CustomerFactory
-
-SLOT = "2030-01-07T12:00:00+02:00"
+from tests.scenarios import NOW, SLOT, ApiTenant
 
 
 def create(client, t: ApiTenant, key: str | None = None, **fields):

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from django_scopes import scopes_disabled
 
-from tests.api.conftest import MONDAY_10
 from tests.factories import CarFactory
+from tests.scenarios import MONDAY_10
 
 CARS = "/api/v1/organizations/alpha/cars/"
 

@@ -14,11 +14,10 @@ from django_scopes import scopes_disabled
 from knox.models import AuthToken
 
 from bookings.models import Booking, IdempotencyRecord
-from tests.api.conftest import ApiTenant
 from tests.factories import UserFactory
+from tests.scenarios import SLOT, ApiTenant
 
 CONTENDERS = 12
-SLOT = "2030-01-07T12:00:00+02:00"
 
 
 @pytest.fixture

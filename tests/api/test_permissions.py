@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.api.conftest import ApiTenant
+from tests.scenarios import SLOT, ApiTenant
 
 ROLES = ["anonymous", "customer", "staff", "manager", "owner"]
-BOOKING_BODY = {"starts_at": "2030-01-07T12:00:00+02:00"}
+BOOKING_BODY = {"starts_at": SLOT}
 
 
 def org(t: ApiTenant) -> str:

@@ -15,7 +15,6 @@ from knox.models import AuthToken
 
 from bookings.models import ServiceVehiclePrice
 from fleet.models import CarReview, ReviewStatus
-from tests.api.conftest import MONDAY_10, ApiTenant
 from tests.factories import (
     CarFactory,
     CustomerFactory,
@@ -23,6 +22,7 @@ from tests.factories import (
     ServiceFactory,
     open_every_day,
 )
+from tests.scenarios import MONDAY_10, ApiTenant
 
 
 def add_locations(t: ApiTenant, n: int) -> None:

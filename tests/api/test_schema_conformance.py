@@ -27,7 +27,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
-from tests.api.conftest import ApiTenant
+from tests.scenarios import ApiTenant
 
 CHECKS = [
     not_a_server_error,

@@ -6,8 +6,8 @@ import pytest
 from django_scopes import scopes_disabled
 
 from accounts.models import Role
-from tests.api.conftest import MONDAY_10
 from tests.factories import MembershipFactory, ResourceFactory
+from tests.scenarios import MONDAY_10
 
 STAFF = "/api/v1/organizations/alpha/staff/"
 

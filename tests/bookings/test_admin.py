@@ -4,54 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
-from bookings.models import Booking, BookingSource, BookingStatus
-from bookings.services import booking_create
-from fleet.models import Maintenance, ResourceKind
-from tests.bookings.conftest import EIGHT
-from tests.factories import ResourceFactory, ServiceFactory, open_every_day
-
-
-class Engine:
-    """A tenant's bookable world: a bay at each location, the staff member's own chair, a
-    service they all serve, and a booking on each."""
-
-    def __init__(self, tenant) -> None:
-        org = tenant.organization
-        for location in (tenant.location, tenant.other_location):
-            open_every_day(location)
-        self.bay = ResourceFactory(location=tenant.location, name=f"{org.name} bay")
-        self.bay_elsewhere = ResourceFactory(
-            location=tenant.other_location, name=f"{org.name} far bay"
-        )
-        with scopes_disabled():
-            staff_membership = tenant.staff.memberships.get(organization=org)
-        self.chair = ResourceFactory(
-            location=tenant.location,
-            kind=ResourceKind.STAFF,
-            membership=staff_membership,
-            name=f"{org.name} chair",
-        )
-        self.service = ServiceFactory(
-            organization=org, resources=[self.bay, self.bay_elsewhere, self.chair]
-        )
-        with scope(organization=org):
-
-            def book(resource, location):
-                return booking_create(
-                    actor=None,
-                    source=BookingSource.STAFF,
-                    service=self.service,
-                    location=location,
-                    customer=tenant.customer,
-                    starts_at=EIGHT,
-                    resource=resource,
-                )
-
-            self.own_booking = book(self.chair, tenant.location)
-            self.bay_booking = book(self.bay, tenant.location)
-            self.far_booking = book(self.bay_elsewhere, tenant.other_location)
+from bookings.models import Booking, BookingStatus
+from fleet.models import Maintenance
+from tests.scenarios import EIGHT, Engine
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from django_scopes import scope
 from bookings.models import BookingSource
 from bookings.selectors import car_free_periods, service_slots
 from bookings.services import booking_create, maintenance_schedule
-from tests.bookings.conftest import MONDAY
-from tests.conftest import NOW
 from tests.factories import (
     CarFactory,
     LocationFactory,
@@ -22,6 +20,7 @@ from tests.factories import (
     ServiceFactory,
     open_every_day,
 )
+from tests.scenarios import MONDAY, NOW
 
 
 def utc(*args) -> datetime:

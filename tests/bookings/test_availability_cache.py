@@ -10,8 +10,7 @@ from django_scopes import scope
 
 from bookings.selectors import service_slots
 from bookings.services import booking_cancel
-from tests.bookings.conftest import EIGHT, MONDAY, book
-from tests.conftest import NOW
+from tests.scenarios import EIGHT, MONDAY, NOW, book
 
 
 def slots(wash, days=1):

@@ -10,8 +10,8 @@ from django_scopes import scope, scopes_disabled
 from bookings.errors import SlotUnavailable
 from bookings.models import Booking, BookingSource, Occupancy
 from bookings.services import booking_create
-from tests.bookings.conftest import EIGHT, CarWash
-from tests.factories import ResourceFactory
+from tests.factories import BookingFactory, ResourceFactory
+from tests.scenarios import EIGHT, CarWash
 
 
 def race(wash: CarWash, contenders: int, **kwargs) -> list[object]:
@@ -81,54 +81,23 @@ def test_racing_for_any_of_three_bays_fills_each_bay_exactly_once(racing_wash):
 
 @pytest.mark.django_db
 def test_the_constraint_itself_refuses_overlaps_written_around_the_services(wash):
-    # given one occupancy on bay 1, written straight to the table
-    with scopes_disabled():
-        booking = Booking.objects.create(
-            organization=wash.organization,
-            location=wash.location,
-            customer=wash.customer,
+    # given one occupancy on bay 1, written straight to the tables, around the services
+    def occupy(resource, start, end):
+        return BookingFactory(
+            with_occupancy=True,
             service=wash.service,
-            resource=wash.bay1,
-            starts_at=EIGHT,
-            ends_at=EIGHT + timedelta(hours=1),
+            customer=wash.customer,
+            resource=resource,
+            starts_at=start,
+            ends_at=end,
             total_price=0,
-            currency="EUR",
-            code="AAAA2222",
-            source=BookingSource.STAFF,
-        )
-        Occupancy.objects.create(
-            organization=wash.organization,
-            resource=wash.bay1,
-            starts_at=EIGHT,
-            ends_at=EIGHT + timedelta(hours=1),
-            booking=booking,
         )
 
-        def occupy(resource, start, end):
-            other = Booking.objects.create(
-                organization=wash.organization,
-                location=wash.location,
-                customer=wash.customer,
-                service=wash.service,
-                resource=resource,
-                starts_at=start,
-                ends_at=end,
-                total_price=0,
-                currency="EUR",
-                code=f"C{Booking.objects.count()}",
-                source=BookingSource.STAFF,
-            )
-            Occupancy.objects.create(
-                organization=wash.organization,
-                resource=resource,
-                starts_at=start,
-                ends_at=end,
-                booking=other,
-            )
+    occupy(wash.bay1, EIGHT, EIGHT + timedelta(hours=1))
 
-        # then an overlap on the same bay is refused by PostgreSQL
-        with pytest.raises(IntegrityError), transaction.atomic():
-            occupy(wash.bay1, EIGHT + timedelta(minutes=59), EIGHT + timedelta(hours=2))
-        # while touching periods and other bays are fine
-        occupy(wash.bay1, EIGHT + timedelta(hours=1), EIGHT + timedelta(hours=2))
-        occupy(wash.bay2, EIGHT, EIGHT + timedelta(hours=1))
+    # then an overlap on the same bay is refused by PostgreSQL
+    with pytest.raises(IntegrityError), transaction.atomic():
+        occupy(wash.bay1, EIGHT + timedelta(minutes=59), EIGHT + timedelta(hours=2))
+    # while touching periods and other bays are fine
+    occupy(wash.bay1, EIGHT + timedelta(hours=1), EIGHT + timedelta(hours=2))
+    occupy(wash.bay2, EIGHT, EIGHT + timedelta(hours=1))

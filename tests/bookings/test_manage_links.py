@@ -14,29 +14,9 @@ from bookings.manage_links import (
     booking_for_manage_token,
     manage_token,
 )
-from tests.bookings.conftest import book
-from tests.factories import (
-    CustomerFactory,
-    LocationFactory,
-    OrganizationFactory,
-    ResourceFactory,
-    ServiceFactory,
-    open_every_day,
-)
+from tests.scenarios import CarWash, book
 
 NOT_VALID = "This link is not valid. Check that it was copied whole."
-
-
-class OtherWash:
-    """A second business with the same shape as the `wash` fixture, in its own organization."""
-
-    def __init__(self) -> None:
-        self.organization = OrganizationFactory(name="Other", slug="other-wash")
-        self.location = LocationFactory(organization=self.organization)
-        open_every_day(self.location)
-        self.bay1 = ResourceFactory(location=self.location)
-        self.service = ServiceFactory(organization=self.organization, resources=[self.bay1])
-        self.customer = CustomerFactory(organization=self.organization)
 
 
 def open_at(organization, token: str):
@@ -52,8 +32,9 @@ def booking(wash):
 
 
 @pytest.fixture
-def other(db) -> OtherWash:
-    return OtherWash()
+def other(db) -> CarWash:
+    """A second business with the same shape as the `wash` fixture, in its own organization."""
+    return CarWash("Other", "other-wash")
 
 
 @pytest.fixture

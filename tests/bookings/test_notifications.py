@@ -32,17 +32,9 @@ from bookings.errors import SlotUnavailable
 from bookings.manage_links import booking_for_manage_token
 from bookings.models import Booking, BookingStatus, EmailKind, EmailStatus, OutboxEmail
 from bookings.services import booking_cancel, booking_confirm, booking_reschedule
-from tests.bookings.conftest import EIGHT, CarWash, book
-from tests.factories import (
-    CustomerFactory,
-    LocationFactory,
-    OrganizationFactory,
-    ResourceFactory,
-    ServiceFactory,
-    open_every_day,
-)
+from tests.factories import OrganizationFactory
+from tests.scenarios import EIGHT, HELSINKI, CarWash, book
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 HOUR = timedelta(hours=1)
 
 
@@ -391,22 +383,15 @@ def test_a_failure_recorded_late_does_not_touch_a_sent_email(
     assert (email.status, email.attempts, email.last_error) == (EmailStatus.SENT, 1, "")
 
 
-class OtherShop:
-    """A second organization with one bookable bay, to see the sweeper cross tenants."""
-
-    def __init__(self) -> None:
-        self.organization = OrganizationFactory(name="Other", slug="other-shop")
-        self.location = LocationFactory(organization=self.organization)
-        open_every_day(self.location)
-        self.bay = ResourceFactory(location=self.location)
-        self.service = ServiceFactory(organization=self.organization, resources=[self.bay])
-        self.customer = CustomerFactory(organization=self.organization)
+def other_shop() -> CarWash:
+    """A second organization with bookable bays, to see the sweeper cross tenants."""
+    return CarWash("Other", "other-shop")
 
 
 def test_the_sweeper_requeues_only_pending_emails_a_minute_overdue(
     wash, fixed_now, django_capture_on_commit_callbacks
 ):
-    other = OtherShop()
+    other = other_shop()
     # given emails whose tasks were lost (nothing ran after the commit)...
     with django_capture_on_commit_callbacks(execute=False):
         with scope(organization=wash.organization):
@@ -594,7 +579,7 @@ def test_a_booking_moved_into_the_window_gets_no_reminder_but_one_moved_out_gets
 def test_the_periodic_task_reminds_every_organization_end_to_end(
     wash, lead, django_capture_on_commit_callbacks
 ):
-    other = OtherShop()
+    other = other_shop()
     with scope(organization=wash.organization):
         booking = book(wash)
     with scope(organization=other.organization):

@@ -12,62 +12,34 @@ from accounts.models import Role
 from bookings import notifications
 from bookings.admin import _hide_links
 from bookings.manage_links import manage_token
-from bookings.models import BookingSource, EmailKind, EmailStatus, OutboxEmail
-from bookings.services import booking_create
+from bookings.models import EmailKind, EmailStatus, OutboxEmail
 from fleet.models import ResourceKind
-from tests.bookings.conftest import EIGHT
 from tests.factories import (
     LocationFactory,
     MembershipFactory,
     ResourceFactory,
-    ServiceFactory,
     open_every_day,
 )
+from tests.scenarios import Engine
 
 ROLES = ("owner", "manager", "staff")
 
 
-class Outbox:
+class Outbox(Engine):
     """A tenant's bookings with their confirmation emails, none sent yet: one on the staff
     member's own chair and one on a bay at the first location, one at the other location.
     The bay booking's email has failed for good."""
 
     def __init__(self, tenant) -> None:
-        org = tenant.organization
-        self.tenant = tenant
-        for location in (tenant.location, tenant.other_location):
-            open_every_day(location)
-        bay = ResourceFactory(location=tenant.location, name=f"{org.name} bay")
-        far_bay = ResourceFactory(location=tenant.other_location, name=f"{org.name} far bay")
-        chair = ResourceFactory(
-            location=tenant.location,
-            kind=ResourceKind.STAFF,
-            membership=tenant.staff_membership,
-            name=f"{org.name} chair",
-        )
-        self.service = ServiceFactory(organization=org, resources=[bay, far_bay, chair])
         # The test's transaction never commits, so no email is sent until a test says so.
-        with scope(organization=org):
-            self.own_booking = self.book(chair, tenant.location)
-            self.bay_booking = self.book(bay, tenant.location)
-            self.far_booking = self.book(far_bay, tenant.other_location)
+        super().__init__(tenant)
+        with scope(organization=tenant.organization):
             self.own_email = self.own_booking.emails.get()
             self.bay_email = self.bay_booking.emails.get()
             self.far_email = self.far_booking.emails.get()
             notifications.email_record_failure(
                 self.bay_email.pk, SMTPServerDisconnected("the relay hung up"), retry_at=None
             )
-
-    def book(self, resource, location):
-        return booking_create(
-            actor=None,
-            source=BookingSource.STAFF,
-            service=self.service,
-            location=location,
-            customer=self.tenant.customer,
-            starts_at=EIGHT,
-            resource=resource,
-        )
 
 
 @pytest.fixture

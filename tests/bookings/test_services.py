@@ -25,7 +25,6 @@ from bookings.services import (
     booking_start,
     maintenance_schedule,
 )
-from tests.bookings.conftest import EIGHT, book
 from tests.factories import (
     CarFactory,
     CustomerFactory,
@@ -34,6 +33,7 @@ from tests.factories import (
     ServiceFactory,
     open_every_day,
 )
+from tests.scenarios import EIGHT, book
 
 
 def utc(*args) -> datetime:

@@ -12,7 +12,7 @@ from django_scopes import scopes_disabled
 from playwright.sync_api import Page, expect
 
 from bookings.models import Booking, BookingStatus, EmailKind, OutboxEmail
-from tests.pages.conftest import HELSINKI, Shop
+from tests.scenarios import HELSINKI, Shop
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from django.db import connection
 from kombu import Exchange, Queue
 
 from config.celery import app as celery_app
-from tests.bookings.conftest import CarWash
 from tests.celery.recording_email_backend import MailRecording
 from tests.celery.worker import CeleryWorker, database_url
+from tests.scenarios import CarWash
 
 
 @pytest.fixture
@@ -81,5 +81,5 @@ def start_worker(
 
 @pytest.fixture
 def wash(transactional_db) -> CarWash:
-    """The car wash of the engine tests (tests/bookings/conftest.py), committed."""
+    """The car wash of the engine tests (tests/scenarios.py), committed."""
     return CarWash()

@@ -17,8 +17,8 @@ from django_scopes import scope
 
 from bookings.models import EmailStatus, OutboxEmail
 from bookings.tasks import outbox_sweep
-from tests.bookings.conftest import EIGHT, book
 from tests.celery.worker import wait_for
+from tests.scenarios import EIGHT, book
 
 pytestmark = [
     # Read from the environment (or .env): without one, the settings fall back to memory://,

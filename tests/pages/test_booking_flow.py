@@ -10,7 +10,7 @@ from django_scopes import scopes_disabled
 from accounts.models import Customer
 from bookings.models import Booking, BookingSource, OutboxEmail
 from tests.factories import ResourceFactory
-from tests.pages.conftest import MONDAY_10
+from tests.scenarios import MONDAY_10
 
 DETAILS = {
     "full_name": "Aino Virtanen",

@@ -11,7 +11,7 @@ from django_scopes import scopes_disabled
 
 from bookings.manage_links import manage_token
 from bookings.models import BookingStatus, EmailKind, OutboxEmail
-from tests.pages.conftest import MONDAY_10
+from tests.scenarios import MONDAY_10
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django_scopes import scopes_disabled
 from bookings.manage_links import manage_token
 from bookings.models import Booking
 from fleet.models import CarReview, ReviewStatus
-from tests.pages.conftest import MONDAY_10
+from tests.scenarios import MONDAY_10
 
 PERIOD = {
     "pickup_date": "2030-01-07",
