@@ -16,7 +16,7 @@ from analytics.selectors import (
     organization_today,
     schedule_locations,
 )
-from bookings.forms import FIRST_DAY, LAST_DAY
+from config.api.fields import FIRST_DAY, LAST_DAY
 
 SLUG = re.compile(r"[-\w]+")
 

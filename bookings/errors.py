@@ -1,48 +1,48 @@
-"""Domain errors raised by services; pages and the API map `code` to an answer (409, 400...)."""
+"""The booking engine's refusals. Each carries its code and HTTP status (config.api.errors), so
+the booking pages, the admin and the API answer a refusal alike."""
 
+from rest_framework import status
 
-class DomainError(Exception):
-    """A rule of the booking domain refused the request; `code` is machine-readable."""
-
-    code = "domain_error"
-
-    def __init__(self, message: str, **details) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+from config.api.errors import DomainError
 
 
 class SlotUnavailable(DomainError):
     """The period is not bookable: taken, closed, outside the booking window."""
 
     code = "slot_taken"
+    status_code = status.HTTP_409_CONFLICT
 
 
 class InvalidTransition(DomainError):
     """The booking's status does not allow this move."""
 
     code = "invalid_transition"
+    status_code = status.HTTP_409_CONFLICT
 
 
 class StaleVersion(DomainError):
     """The booking changed since the caller read it; they must reload and retry."""
 
     code = "stale_version"
+    status_code = status.HTTP_409_CONFLICT
 
 
 class CancellationTooLate(DomainError):
     """The organization's cancellation cut-off has passed."""
 
     code = "cancellation_too_late"
+    status_code = status.HTTP_409_CONFLICT
 
 
 class InvalidBookingRequest(DomainError):
     """The request does not describe a bookable thing (wrong location, inactive service...)."""
 
     code = "invalid_booking"
+    status_code = status.HTTP_400_BAD_REQUEST
 
 
 class ReviewNotAllowed(DomainError):
     """Only the customer of a completed rental may review the car, once."""
 
     code = "review_not_allowed"
+    status_code = status.HTTP_409_CONFLICT

@@ -18,7 +18,7 @@ from django_scopes import scopes_disabled
 from accounts.models import Organization
 from accounts.tenancy import OrganizationTask
 from bookings import notifications
-from bookings.models import IdempotencyRecord, OutboxEmail
+from bookings.models import OutboxEmail
 
 # How long the sweeper leaves an email it re-queued before it counts it as lost again.
 SWEEP_CLAIM = timedelta(minutes=10)
@@ -84,13 +84,3 @@ def booking_reminders_queue(*, organization_id: int) -> int:
     """Queue the reminders now due at one organization (each event once: see notifications)."""
     organization = Organization.objects.get(pk=organization_id)
     return notifications.reminders_queue(organization=organization)
-
-
-@shared_task
-def idempotency_records_purge() -> int:
-    """Forget the answers to Idempotency-Keys past their lifetime, so the table stays small.
-
-    Not tenant data (records belong to users), so no organization scope is needed.
-    """
-    deleted, _ = IdempotencyRecord.objects.expired().delete()
-    return deleted

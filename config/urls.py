@@ -11,7 +11,7 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),  # /metrics
     path("", accounts_views.platform_home, name="platform-home"),
     # Everything below /<organization_slug>/ runs in that organization's scope (accounts.tenancy).
-    path("<slug:organization_slug>/", include("bookings.urls")),
+    path("<slug:organization_slug>/", include("bookings.pages.urls")),
 ]
 
 # Under /api/ errors raised outside DRF keep the API's error body (config/api/errors.py).

@@ -1,7 +1,8 @@
 """What an organization books out: wash bays, cars and staff members' time.
 
-A Resource serves one booking at a time; that rule is guarded by bookings.Occupancy's exclusion
-constraint, which maintenance windows write into as well.
+fleet knows nothing of bookings: the time a resource is taken (bookings.Occupancy, guarded by
+an exclusion constraint), its maintenance windows and the reviews of cars all belong to the
+engine above it, which reads and writes these models.
 """
 
 from decimal import Decimal
@@ -12,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Customer, Location, Membership, TenantModel, User
+from accounts.models import Location, Membership, TenantModel
 
 
 class ResourceKind(models.TextChoices):
@@ -114,71 +115,3 @@ class Car(TenantModel):
     @property
     def feature_labels(self) -> list[str]:
         return [CarFeature(feature).label for feature in self.features]
-
-
-class Maintenance(TenantModel):
-    """A period a resource is out of service; it blocks bookings exactly as a booking would."""
-
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="maintenance")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    reason = models.CharField(max_length=200)
-    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    tenant_location_path = "resource__location"
-
-    class Meta:
-        ordering = ["-starts_at"]
-        verbose_name_plural = "maintenance"
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(starts_at__lt=models.F("ends_at")),
-                name="maintenance_starts_before_it_ends",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.resource}: {self.reason}"
-
-
-class ReviewStatus(models.TextChoices):
-    PENDING = "pending", "Awaiting moderation"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-
-
-class CarReview(TenantModel):
-    """A customer's review of a car after a completed rental; counts once approved."""
-
-    booking = models.OneToOneField(
-        "bookings.Booking", on_delete=models.PROTECT, related_name="review"
-    )
-    car = models.ForeignKey(Car, on_delete=models.CASCADE, related_name="reviews")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="car_reviews")
-    rating = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(5)]
-    )
-    comment = models.TextField(blank=True)
-    status = models.CharField(
-        max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
-    )
-    moderated_by = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
-    )
-    moderated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    tenant_location_path = "car__resource__location"
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(rating__gte=1, rating__lte=5), name="car_review_rating_1_to_5"
-            ),
-        ]
-        indexes = [models.Index(fields=["car", "status"], name="car_review_car_status")]
-
-    def __str__(self) -> str:
-        return f"{self.rating}/5 for {self.car}"

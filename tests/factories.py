@@ -9,7 +9,7 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
 from bookings.models import Booking, BookingSource, BookingStatus, PaymentStatus, ServiceKind
-from bookings.services import new_confirmation_code
+from bookings.services.occupancy import new_confirmation_code
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

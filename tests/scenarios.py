@@ -216,7 +216,8 @@ class Engine:
 
 
 class CarWash:
-    """A Helsinki car wash: two bays, open 09-17 every day, a one-hour wash on the hour.
+    """A Helsinki car wash: two bays, open 09-17 every day, a one-hour wash on the hour, and
+    its owner.
 
     `CarWash("Other", "other-wash")` is a second business of the same shape.
     """
@@ -231,6 +232,8 @@ class CarWash:
             organization=self.organization, name="Wash", resources=[self.bay1, self.bay2]
         )
         self.customer = CustomerFactory(organization=self.organization)
+        # Staff changes (past the customers' cut-off) are made by someone the role table lets.
+        self.owner = MembershipFactory(organization=self.organization, role=Role.OWNER).user
 
 
 def book(wash: CarWash, starts_at: datetime = EIGHT, **kwargs) -> Booking:

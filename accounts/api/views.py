@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from accounts.api.permissions import HasOrganizationRole
 from accounts.api.serializers import (
     CustomerSerializer,
     IssuedTokenSerializer,
@@ -27,6 +26,7 @@ from accounts.api.throttling import FailedLoginThrottle
 from accounts.models import Customer, User
 from accounts.roles import permitted
 from accounts.services import customer_account_create
+from config.api.views import OrganizationEndpoint
 
 
 def _issue_token(request: Request, user: User) -> dict:
@@ -118,11 +118,10 @@ class CustomerSearchSerializer(serializers.Serializer):
     )
 
 
-class CustomerLookupView(generics.ListAPIView):
+class CustomerLookupView(OrganizationEndpoint, generics.ListAPIView):
     """Staff: find a customer of the organization by name, email or phone."""
 
     serializer_class = CustomerSerializer
-    permission_classes = [HasOrganizationRole]
     required_permission = "accounts.view_customer"
 
     @extend_schema(parameters=[CustomerSearchSerializer])

@@ -11,7 +11,7 @@ from analytics.selectors import (
     organization_today,
     report_locations,
 )
-from bookings.api.serializers import CalendarDateField
+from config.api.fields import CalendarDateField
 
 
 class ReportQuerySerializer(serializers.Serializer):

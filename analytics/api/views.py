@@ -5,9 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.api.permissions import HasOrganizationRole
 from analytics.api.serializers import ReportQuerySerializer, ReportSerializer, TodaySerializer
 from analytics.selectors import (
     VIEW_FIGURES,
@@ -17,17 +15,17 @@ from analytics.selectors import (
     schedule_locations,
     today_schedule,
 )
+from config.api.views import OrganizationEndpoint
 
 
-class AnalyticsReportView(APIView):
+class AnalyticsReportView(OrganizationEndpoint):
     """Bookings, revenue, utilization and top sellers per day, from the views and today's live
     slice, for the locations the caller may see."""
 
-    permission_classes = [HasOrganizationRole]
     required_permission = VIEW_FIGURES
 
     @extend_schema(parameters=[ReportQuerySerializer], responses=ReportSerializer)
-    def get(self, request: Request, organization_slug: str) -> Response:
+    def get(self, request: Request) -> Response:
         query = ReportQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
         params, organization = query.validated_data, request.organization
@@ -45,14 +43,13 @@ class AnalyticsReportView(APIView):
         return Response(ReportSerializer(report).data)
 
 
-class AnalyticsTodayView(APIView):
+class AnalyticsTodayView(OrganizationEndpoint):
     """How many bookings take place today, by status, as far as the caller may see them."""
 
-    permission_classes = [HasOrganizationRole]
     required_permission = VIEW_SCHEDULE
 
     @extend_schema(responses=TodaySerializer)
-    def get(self, request: Request, organization_slug: str) -> Response:
+    def get(self, request: Request) -> Response:
         schedule = today_schedule(
             user=request.user,
             locations=schedule_locations(request.user, request.organization),

@@ -5,15 +5,12 @@ Availability is served from the engine's cache; ConditionalGetMiddleware adds th
 a polling app get a bodiless 304 when nothing changed.
 """
 
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.models import Location
 from bookings.api.serializers import (
@@ -24,8 +21,8 @@ from bookings.api.serializers import (
     ServiceSerializer,
 )
 from bookings.models import Service, ServiceKind
-from bookings.selectors import service_slots
-from fleet.models import Resource
+from bookings.selectors import offered_services, service_slots
+from config.api.views import PUBLIC, OrganizationEndpoint
 
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
@@ -36,13 +33,13 @@ IF_NONE_MATCH = OpenApiParameter(
 NOT_MODIFIED = OpenApiResponse(description="Nothing changed since the ETag in If-None-Match.")
 
 
-class PublicView(APIView):
+class PublicEndpoint(OrganizationEndpoint):
     """Readable by anyone, signed in or not."""
 
-    permission_classes = [AllowAny]
+    required_permission = PUBLIC
 
 
-class OrganizationView(PublicView, generics.RetrieveAPIView):
+class OrganizationView(PublicEndpoint, generics.RetrieveAPIView):
     """The organization named in the URL."""
 
     serializer_class = OrganizationSerializer
@@ -51,7 +48,7 @@ class OrganizationView(PublicView, generics.RetrieveAPIView):
         return self.request.organization
 
 
-class LocationListView(PublicView, generics.ListAPIView):
+class LocationListView(PublicEndpoint, generics.ListAPIView):
     """The organization's locations with their weekly opening hours."""
 
     serializer_class = LocationSerializer
@@ -60,42 +57,30 @@ class LocationListView(PublicView, generics.ListAPIView):
         return Location.objects.prefetch_related("opening_hours").order_by("name", "pk")
 
 
-def _services():
-    return (
-        Service.objects.filter(is_active=True)
-        .select_related("organization")
-        .prefetch_related(
-            "vehicle_prices",
-            Prefetch("resources", queryset=Resource.objects.filter(is_active=True)),
-        )
-        .order_by("name", "pk")
-    )
-
-
-class ServiceListView(PublicView, generics.ListAPIView):
+class ServiceListView(PublicEndpoint, generics.ListAPIView):
     """What the organization offers, with prices in its currency."""
 
     serializer_class = ServiceSerializer
 
     def get_queryset(self):
-        return _services()
+        return offered_services()
 
 
-class ServiceDetailView(PublicView, generics.RetrieveAPIView):
+class ServiceDetailView(PublicEndpoint, generics.RetrieveAPIView):
     serializer_class = ServiceSerializer
 
     def get_queryset(self):
-        return _services()
+        return offered_services()
 
 
-class ServiceAvailabilityView(PublicView):
+class ServiceAvailabilityView(PublicEndpoint):
     """Free slots of an appointment service at a location, day by day in its time zone."""
 
     @extend_schema(
         parameters=[ServiceAvailabilityQuerySerializer, IF_NONE_MATCH],
         responses={200: ServiceAvailabilitySerializer, 304: NOT_MODIFIED},
     )
-    def get(self, request: Request, organization_slug: str, pk: int) -> Response:
+    def get(self, request: Request, pk: int) -> Response:
         service = get_object_or_404(
             Service.objects.filter(is_active=True, kind=ServiceKind.APPOINTMENT), pk=pk
         )

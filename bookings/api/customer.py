@@ -14,9 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import customer_for_account
 from accounts.tenancy import organization_scope
-from bookings.api.idempotency import idempotent
 from bookings.api.serializers import (
     BookingCreatedSerializer,
     BookingCreateSerializer,
@@ -26,37 +24,32 @@ from bookings.api.serializers import (
     ReviewCreatedSerializer,
     ReviewCreateSerializer,
 )
-from bookings.models import Booking, BookingSource
-from bookings.pricing import quote
+from bookings.models import Booking
 from bookings.selectors import account_bookings, account_organization_ids
-from bookings.services import booking_cancel, booking_create, booking_reschedule
-from fleet.services import car_review_create
+from bookings.services import (
+    account_booking_create,
+    booking_cancel,
+    booking_reschedule,
+    car_review_create,
+)
+from config.api.idempotency import idempotent
+from config.api.views import SIGNED_IN, OrganizationEndpoint
 
 
-class BookingCreateView(APIView):
+class BookingCreateView(OrganizationEndpoint):
     """Book a service slot or a car rental at this organization; the answer holds the quote."""
+
+    required_permission = SIGNED_IN
 
     throttle_scope = "booking_create"
 
     @extend_schema(request=BookingCreateSerializer, responses={201: BookingCreatedSerializer})
     @idempotent
-    def post(self, request: Request, organization_slug: str) -> Response:
+    def post(self, request: Request) -> Response:
         payload = BookingCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        booking = booking_create(
-            actor=request.user,
-            source=BookingSource.API,
-            customer=customer_for_account(organization=request.organization, user=request.user),
-            **data,
-        )
-        booking.quote = quote(
-            service=booking.service,
-            location=booking.location,
-            starts_at=booking.starts_at,
-            ends_at=booking.ends_at,
-            resource=booking.resource,
-            vehicle_type=booking.vehicle_type,
+        booking = account_booking_create(
+            organization=request.organization, user=request.user, **payload.validated_data
         )
         return Response(BookingCreatedSerializer(booking).data, status=status.HTTP_201_CREATED)
 
@@ -113,7 +106,6 @@ class AccountBookingCancelView(AccountBookingsView):
             booking=booking,
             expected_version=payload.validated_data["version"],
             reason=payload.validated_data.get("reason", ""),
-            by_staff=False,
         )
         return Response(BookingSerializer(booking).data)
 
@@ -133,7 +125,6 @@ class AccountBookingRescheduleView(AccountBookingsView):
             expected_version=payload.validated_data["version"],
             starts_at=payload.validated_data["starts_at"],
             ends_at=payload.validated_data.get("ends_at"),
-            by_staff=False,
         )
         return Response(BookingSerializer(booking).data)
 

@@ -7,20 +7,16 @@ any other booking answers 404, exactly as a missing one.
 
 from datetime import datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.api.permissions import HasOrganizationRole
 from accounts.models import Location
 from accounts.roles import permitted
-from bookings.api.idempotency import idempotent
 from bookings.api.serializers import (
     CancelSerializer,
     ScheduleQuerySerializer,
@@ -29,6 +25,7 @@ from bookings.api.serializers import (
     VersionSerializer,
 )
 from bookings.models import Booking
+from bookings.selectors import access_booking
 from bookings.services import (
     booking_cancel,
     booking_complete,
@@ -36,6 +33,8 @@ from bookings.services import (
     booking_mark_no_show,
     booking_start,
 )
+from config.api.idempotency import idempotent
+from config.api.views import OrganizationEndpoint
 
 VIEW_BOOKING = "bookings.view_booking"
 CHANGE_BOOKING = "bookings.change_booking"
@@ -53,11 +52,10 @@ def _permitted_or_404(user, perm: str, obj):
     return obj
 
 
-class ScheduleView(generics.ListAPIView):
+class ScheduleView(OrganizationEndpoint, generics.ListAPIView):
     """What a location or a resource has on for one to seven local days, in start order."""
 
     serializer_class = StaffBookingSerializer
-    permission_classes = [HasOrganizationRole]
     required_permission = VIEW_BOOKING
 
     @extend_schema(parameters=[ScheduleQuerySerializer])
@@ -90,24 +88,23 @@ def _local_days(location: Location, first_day, days: int) -> tuple[datetime, dat
     )
 
 
-def _booking_detail(user, code: str) -> Booking:
-    bookings = _bookings(user, VIEW_BOOKING).prefetch_related("events__actor")
-    return get_object_or_404(bookings, code=code)
+def _with_timeline(booking: Booking) -> Booking:
+    prefetch_related_objects([booking], "events__actor")
+    return booking
 
 
-class StaffBookingDetailView(generics.RetrieveAPIView):
+class StaffBookingDetailView(OrganizationEndpoint, generics.RetrieveAPIView):
     """A booking with its customer and its timeline."""
 
     serializer_class = StaffBookingDetailSerializer
-    permission_classes = [HasOrganizationRole]
     required_permission = VIEW_BOOKING
 
     def get_object(self) -> Booking:
-        return _booking_detail(self.request.user, self.kwargs["code"])
+        return _with_timeline(access_booking(self.request.user, self.kwargs["code"], VIEW_BOOKING))
 
 
 # The status moves staff make, by the last segment of their URL.
-TRANSITIONS = {
+STAFF_MOVES = {
     "confirm": booking_confirm,
     "start": booking_start,
     "complete": booking_complete,
@@ -115,26 +112,25 @@ TRANSITIONS = {
 }
 
 
-class StaffBookingTransitionView(APIView):
+class StaffBookingTransitionView(OrganizationEndpoint):
     """Move a booking along its lifecycle: confirm, start, complete, no-show or cancel."""
 
-    permission_classes = [HasOrganizationRole]
     required_permission = CHANGE_BOOKING
 
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "transition", str, OpenApiParameter.PATH, enum=[*TRANSITIONS, "cancel"]
+                "transition", str, OpenApiParameter.PATH, enum=[*STAFF_MOVES, "cancel"]
             )
         ],
         request=CancelSerializer,
         responses={200: StaffBookingDetailSerializer},
     )
     @idempotent
-    def post(self, request: Request, organization_slug: str, code: str, transition: str):
-        if transition not in (*TRANSITIONS, "cancel"):
-            raise NotFound(f"Unknown move; use one of {', '.join([*TRANSITIONS, 'cancel'])}.")
-        booking = get_object_or_404(_bookings(request.user, CHANGE_BOOKING), code=code)
+    def post(self, request: Request, code: str, transition: str):
+        if transition not in (*STAFF_MOVES, "cancel"):
+            raise NotFound(f"Unknown move; use one of {', '.join([*STAFF_MOVES, 'cancel'])}.")
+        booking = access_booking(request.user, code, CHANGE_BOOKING)
         if transition == "cancel":
             payload = CancelSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
@@ -143,14 +139,17 @@ class StaffBookingTransitionView(APIView):
                 booking=booking,
                 expected_version=payload.validated_data["version"],
                 reason=payload.validated_data.get("reason", ""),
-                by_staff=True,
             )
         else:
             payload = VersionSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
-            TRANSITIONS[transition](
+            STAFF_MOVES[transition](
                 actor=request.user,
                 booking=booking,
                 expected_version=payload.validated_data["version"],
             )
-        return Response(StaffBookingDetailSerializer(_booking_detail(request.user, code)).data)
+        return Response(
+            StaffBookingDetailSerializer(
+                _with_timeline(access_booking(request.user, code, VIEW_BOOKING))
+            ).data
+        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bookings.api import catalogue, customer, staff
+from bookings.api import cars, catalogue, customer, staff
 
 ORGANIZATION = "organizations/<slug:organization_slug>/"
 
@@ -17,6 +17,18 @@ urlpatterns = [
         f"{ORGANIZATION}services/<int:pk>/availability/",
         catalogue.ServiceAvailabilityView.as_view(),
         name="service-availability",
+    ),
+    path(f"{ORGANIZATION}cars/", cars.CarListView.as_view(), name="cars"),
+    path(f"{ORGANIZATION}cars/<int:pk>/", cars.CarDetailView.as_view(), name="car"),
+    path(
+        f"{ORGANIZATION}cars/<int:pk>/availability/",
+        cars.CarAvailabilityView.as_view(),
+        name="car-availability",
+    ),
+    path(
+        f"{ORGANIZATION}cars/<int:pk>/reviews/",
+        cars.CarReviewListView.as_view(),
+        name="car-reviews",
     ),
     path(f"{ORGANIZATION}bookings/", customer.BookingCreateView.as_view(), name="booking-create"),
     path("me/bookings/", customer.AccountBookingListView.as_view(), name="my-bookings"),

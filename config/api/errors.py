@@ -1,8 +1,10 @@
 """One error format for the whole API: `{"error": {"code", "message", "details"}}`.
 
-Domain errors raised by the services keep their code (`slot_taken`, `stale_version`...); DRF's
-own exceptions keep theirs (`not_found`, `not_authenticated`, `throttled`...); invalid input is
-`validation_error` with the messages per field in `details`.
+`DomainError` is the base of every refusal a service raises. Each subclass carries its own
+machine-readable `code` and HTTP `status_code`, so the booking pages and the API answer the same
+refusal with the same status. DRF's own exceptions keep their codes (`not_found`,
+`not_authenticated`, `throttled`...); invalid input is `validation_error` with the messages per
+field in `details`.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -13,31 +15,22 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from bookings.errors import (
-    CancellationTooLate,
-    DomainError,
-    InvalidBookingRequest,
-    InvalidTransition,
-    ReviewNotAllowed,
-    SlotUnavailable,
-    StaleVersion,
-)
 
-# Conflicts with the current state of the data answer 409: reloading and choosing again helps.
-STATUS_OF_DOMAIN_ERROR: dict[type[DomainError], int] = {
-    SlotUnavailable: status.HTTP_409_CONFLICT,
-    StaleVersion: status.HTTP_409_CONFLICT,
-    InvalidTransition: status.HTTP_409_CONFLICT,
-    CancellationTooLate: status.HTTP_409_CONFLICT,
-    ReviewNotAllowed: status.HTTP_409_CONFLICT,
-    InvalidBookingRequest: status.HTTP_400_BAD_REQUEST,
-}
+class DomainError(Exception):
+    """A rule of the domain refused the request.
 
+    `code` is machine-readable; `status_code` is what pages and API answer: 409 when the data
+    changed under the caller (reloading and choosing again helps), 400 when the request itself
+    can never succeed.
+    """
 
-class IdempotencyKeyReused(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "idempotency_key_reused"
-    default_detail = "This Idempotency-Key was used for a different request."
+    code = "domain_error"
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, **details) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -48,7 +41,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(
             error_body(exc.code, exc.message, exc.details),
-            status=STATUS_OF_DOMAIN_ERROR.get(type(exc), status.HTTP_400_BAD_REQUEST),
+            status=exc.status_code,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)

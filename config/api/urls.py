@@ -10,6 +10,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("accounts.api.urls")),
     path("", include("bookings.api.urls")),
-    path("", include("fleet.api.urls")),
     path("", include("analytics.api.urls")),
 ]

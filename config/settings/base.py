@@ -36,10 +36,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "phonenumber_field",
+    "config.api",
     "accounts",
     "fleet",
     "bookings",
     "analytics",
+    "config.demo",
 ]
 
 MIDDLEWARE = [
@@ -159,7 +161,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=env.int("BOOKING_REMINDER_CHECK_MINUTES", default=5)),
     },
     "purge-expired-idempotency-records": {
-        "task": "bookings.tasks.idempotency_records_purge",
+        "task": "config.api.tasks.idempotency_records_purge",
         "schedule": timedelta(hours=1),
     },
     # Past days in the dashboard are at most this old; today is always live (analytics/figures.py).

@@ -6,7 +6,8 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
-from bookings.models import RELEASING_STATUSES, Booking, Occupancy, OpeningHours, Service
+from bookings.models import Booking, Occupancy, OpeningHours, Service
+from bookings.policy import RELEASING_STATUSES
 from fleet.models import Car, Resource
 
 

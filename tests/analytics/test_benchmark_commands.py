@@ -17,7 +17,6 @@ from accounts.models import Membership, Role
 from analytics.management.commands import benchmark_analytics
 from analytics.models import ReportView
 from bookings.models import (
-    RELEASING_STATUSES,
     Booking,
     BookingEvent,
     BookingStatus,
@@ -25,6 +24,7 @@ from bookings.models import (
     PaymentStatus,
     ServiceKind,
 )
+from bookings.policy import RELEASING_STATUSES
 from fleet.models import Car
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,10 @@ import pytest
 import time_machine
 from django_scopes import scopes_disabled
 
-from bookings.models import IDEMPOTENCY_KEY_LIFETIME, Booking, BookingStatus, IdempotencyRecord
+from bookings.models import Booking, BookingStatus
 from bookings.services import booking_complete, booking_confirm, booking_start
-from bookings.tasks import idempotency_records_purge
+from config.api.models import IDEMPOTENCY_KEY_LIFETIME, IdempotencyRecord
+from config.api.tasks import idempotency_records_purge
 from tests.factories import CustomerFactory
 from tests.scenarios import NOW, SLOT, ApiTenant
 

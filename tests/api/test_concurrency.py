@@ -13,7 +13,8 @@ import pytest
 from django_scopes import scopes_disabled
 from knox.models import AuthToken
 
-from bookings.models import Booking, IdempotencyRecord
+from bookings.models import Booking
+from config.api.models import IdempotencyRecord
 from tests.factories import UserFactory
 from tests.scenarios import SLOT, ApiTenant
 

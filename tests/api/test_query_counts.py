@@ -13,8 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 from knox.models import AuthToken
 
-from bookings.models import ServiceVehiclePrice
-from fleet.models import CarReview, ReviewStatus
+from bookings.models import CarReview, ReviewStatus, ServiceVehiclePrice
 from tests.factories import (
     CarFactory,
     CustomerFactory,

@@ -6,8 +6,7 @@ import pytest
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
-from bookings.models import Booking, BookingStatus
-from fleet.models import Maintenance
+from bookings.models import Booking, BookingStatus, Maintenance
 from tests.scenarios import EIGHT, Engine
 
 
@@ -34,7 +33,7 @@ MATRIX = {
     ("bookings_booking_add", None): (403, 403, 403),
     ("bookings_openinghours_changelist", None): (200, 200, 200),
     ("bookings_closure_add", None): (200, 200, 403),
-    ("fleet_maintenance_changelist", None): (200, 200, 403),
+    ("bookings_maintenance_changelist", None): (200, 200, 403),
 }
 ROLES = ("owner", "manager", "staff")
 
@@ -119,7 +118,7 @@ def test_staff_cannot_act_on_bookings_outside_their_schedule(
 
 def test_maintenance_over_a_booking_is_refused_in_the_admin(tenant_a, engines, client_for):
     response = client_for(tenant_a.manager).post(
-        reverse("admin:fleet_maintenance_add"),
+        reverse("admin:bookings_maintenance_add"),
         {
             "organization": tenant_a.organization.pk,
             "resource": engines[0].bay.pk,

@@ -8,8 +8,7 @@ from django_scopes import scope
 
 from bookings.errors import ReviewNotAllowed
 from bookings.models import Booking, BookingSource, BookingStatus, ServiceKind
-from bookings.services import booking_create
-from fleet.services import car_review_create, car_review_moderate
+from bookings.services import booking_create, car_review_create, car_review_moderate
 from tests.factories import (
     CarFactory,
     CustomerFactory,

@@ -10,7 +10,7 @@ from django_scopes import scope, scopes_disabled
 
 from accounts.models import Role
 from bookings import notifications
-from bookings.admin import _hide_links
+from bookings.admin.bookings import _hide_links
 from bookings.manage_links import manage_token
 from bookings.models import EmailKind, EmailStatus, OutboxEmail
 from fleet.models import ResourceKind

@@ -15,7 +15,6 @@ from bookings.errors import (
 )
 from bookings.models import Booking, BookingSource, BookingStatus, Occupancy, ServiceKind
 from bookings.services import (
-    CODE_ALPHABET,
     booking_cancel,
     booking_complete,
     booking_confirm,
@@ -25,12 +24,14 @@ from bookings.services import (
     booking_start,
     maintenance_schedule,
 )
+from bookings.services.occupancy import CODE_ALPHABET
 from tests.factories import (
     CarFactory,
     CustomerFactory,
     LocationFactory,
     OrganizationFactory,
     ServiceFactory,
+    UserFactory,
     open_every_day,
 )
 from tests.scenarios import EIGHT, book
@@ -172,14 +173,14 @@ def test_a_stale_version_is_refused_not_overwritten(in_wash):
     booking = book(in_wash)
     booking_confirm(actor=None, booking=booking, expected_version=1)
     with pytest.raises(StaleVersion):
-        booking_cancel(actor=None, booking=booking, expected_version=1, by_staff=True)
+        booking_cancel(actor=None, booking=booking, expected_version=1)
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CONFIRMED
 
 
 def test_cancelling_gives_the_time_back_and_keeps_the_booking(in_wash):
     booking = book(in_wash, resource=in_wash.bay1)
-    booking_cancel(actor=None, booking=booking, expected_version=1, reason="Sick", by_staff=False)
+    booking_cancel(actor=None, booking=booking, expected_version=1, reason="Sick")
     booking.refresh_from_db()
     assert (booking.status, booking.cancellation_reason) == (BookingStatus.CANCELLED, "Sick")
     assert book(in_wash, resource=in_wash.bay1).resource == in_wash.bay1
@@ -189,8 +190,10 @@ def test_customers_cannot_cancel_inside_the_cutoff_but_staff_can(in_wash, fixed_
     starts_at = fixed_now + timedelta(hours=22)  # 12:00 UTC + 22 h = 12:00 local next day
     booking = book(in_wash, starts_at=starts_at.replace(minute=0))
     with pytest.raises(CancellationTooLate):
-        booking_cancel(actor=None, booking=booking, expected_version=1, by_staff=False)
-    booking_cancel(actor=None, booking=booking, expected_version=1, by_staff=True)
+        booking_cancel(actor=None, booking=booking, expected_version=1)
+    with pytest.raises(CancellationTooLate):  # a customer's own account is bound too
+        booking_cancel(actor=UserFactory(), booking=booking, expected_version=1)
+    booking_cancel(actor=in_wash.owner, booking=booking, expected_version=1)
 
 
 def test_no_show_releases_the_slot(in_wash):
@@ -207,7 +210,6 @@ def test_reschedule_moves_the_booking_and_its_occupancy(in_wash):
         booking=booking,
         expected_version=1,
         starts_at=EIGHT + timedelta(hours=2),
-        by_staff=True,
     )
     assert booking.starts_at == EIGHT + timedelta(hours=2) and booking.version == 2
     assert Occupancy.objects.get(booking=booking).starts_at == EIGHT + timedelta(hours=2)
@@ -226,7 +228,6 @@ def test_a_refused_reschedule_keeps_the_old_period(in_wash):
             expected_version=1,
             starts_at=EIGHT + timedelta(hours=2),
             resource=in_wash.bay1,
-            by_staff=True,
         )
     mine.refresh_from_db()
     assert (mine.starts_at, mine.version) == (EIGHT, 1)

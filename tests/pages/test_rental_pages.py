@@ -7,8 +7,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from bookings.manage_links import manage_token
-from bookings.models import Booking
-from fleet.models import CarReview, ReviewStatus
+from bookings.models import Booking, CarReview, ReviewStatus
 from tests.scenarios import MONDAY_10
 
 PERIOD = {

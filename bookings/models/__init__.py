@@ -1,0 +1,46 @@
+"""The engine's data: what is offered (catalogue), bookings and their timeline, the occupied
+time that the no-double-booking constraint guards, car reviews and the email outbox."""
+
+from bookings.models.booking import (
+    Booking,
+    BookingEvent,
+    BookingSource,
+    BookingStatus,
+    OccupancyRange,
+    PaymentStatus,
+)
+from bookings.models.catalogue import (
+    Closure,
+    OpeningHours,
+    Service,
+    ServiceKind,
+    ServiceVehiclePrice,
+    VehicleType,
+    Weekday,
+)
+from bookings.models.occupancy import Maintenance, Occupancy
+from bookings.models.outbox import EmailKind, EmailStatus, OutboxEmail
+from bookings.models.reviews import CarReview, ReviewStatus
+
+__all__ = [
+    "Booking",
+    "BookingEvent",
+    "BookingSource",
+    "BookingStatus",
+    "CarReview",
+    "Closure",
+    "EmailKind",
+    "EmailStatus",
+    "Maintenance",
+    "Occupancy",
+    "OccupancyRange",
+    "OpeningHours",
+    "OutboxEmail",
+    "PaymentStatus",
+    "ReviewStatus",
+    "Service",
+    "ServiceKind",
+    "ServiceVehiclePrice",
+    "VehicleType",
+    "Weekday",
+]

@@ -1,0 +1,90 @@
+"""The email outbox: customer emails written in the booking's transaction, sent by Celery."""
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_scopes import ScopedManager
+
+from accounts.models import TenantModel
+from bookings.models.booking import Booking
+
+
+class EmailKind(models.TextChoices):
+    CONFIRMATION = "confirmation", "Booking confirmation"
+    CHANGE = "change", "Booking changed"
+    CANCELLATION = "cancellation", "Booking cancelled"
+    REMINDER = "reminder", "Reminder"
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (gave up retrying)"
+
+
+class OutboxEmailQuerySet(models.QuerySet):
+    def due(self) -> "OutboxEmailQuerySet":
+        """Pending emails a minute past their attempt time: their task was lost (a broker down
+        at commit, a worker gone). The minute spares the tasks that are merely on their way."""
+        overdue = timezone.now() - timedelta(minutes=1)
+        return self.filter(status=EmailStatus.PENDING, next_attempt_at__lte=overdue).order_by(
+            "next_attempt_at"
+        )
+
+
+class OutboxEmail(TenantModel):
+    """An email to a customer about one event of their booking: the transactional outbox.
+
+    Written, fully rendered, in the transaction that changes the booking, so the email exists if
+    and only if the change committed; a Celery task sends it afterwards (bookings/tasks.py).
+    `event_key` names the event ("created", "rescheduled:3"...): one row per event, so an
+    event is never emailed twice.
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=12, choices=EmailKind.choices)
+    event_key = models.CharField(max_length=64)
+    to = models.EmailField()
+    subject = models.CharField(max_length=255)
+    body_text = models.TextField()
+    body_html = models.TextField()
+    calendar = models.TextField(help_text="The .ics attachment (iCalendar).")
+    status = models.CharField(
+        max_length=8, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When a pending email should next be tried; the sweeper re-queues those past due.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(
+        organization="organization",
+        _manager_class=models.Manager.from_queryset(OutboxEmailQuerySet),
+    )
+
+    tenant_location_path = "booking__location"
+    tenant_owner_path = "booking__resource__membership__user"
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "email"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booking", "event_key"], name="one_email_per_booking_event"
+            ),
+        ]
+        indexes = [
+            # The sweeper's query: only pending rows are indexed, so the index stays tiny.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="outbox_email_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.booking}"

@@ -1,0 +1,201 @@
+"""Managing a booking without an account: through the signed link of its emails, or by its
+confirmation code and email. Cancel and reschedule go through the engine's services, which
+hold the customer to the organization's cut-off."""
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from bookings.manage_links import ManageLinkRefused, booking_for_manage_token, manage_token
+from bookings.models import Booking, ServiceKind
+from bookings.notifications import booking_calendar
+from bookings.pages.forms import (
+    BookingLookupForm,
+    CancelForm,
+    RentalRescheduleForm,
+    RescheduleForm,
+)
+from bookings.pages.rendering import BAD_REQUEST, CONFLICT, render_at
+from bookings.policy import customer_change_deadline, customer_may_change
+from bookings.selectors import service_slots
+from bookings.services import booking_cancel, booking_reschedule
+from config.api.errors import DomainError
+from config.api.fields import FIRST_DAY, LAST_DAY
+
+
+def _booking_or_refusal(request: HttpRequest, token: str) -> Booking | HttpResponse:
+    try:
+        return booking_for_manage_token(token, organization=request.organization)
+    except ManageLinkRefused as refused:
+        return render(request, "pages/link_refused.html", {"message": refused.message}, status=404)
+
+
+def booking_confirmed(request: HttpRequest, organization_slug: str, token: str) -> HttpResponse:
+    """Where the last step lands: the confirmation code and what happens next."""
+    booking = _booking_or_refusal(request, token)
+    if isinstance(booking, HttpResponse):
+        return booking
+    return render_at(
+        request,
+        "pages/confirmed.html",
+        {"booking": booking, "token": token},
+        location=booking.location,
+    )
+
+
+def booking_calendar_file(request: HttpRequest, organization_slug: str, token: str) -> HttpResponse:
+    """The booking as an .ics file, for the "add to calendar" link."""
+    booking = _booking_or_refusal(request, token)
+    if isinstance(booking, HttpResponse):
+        return booking
+    response = HttpResponse(booking_calendar(booking), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="booking-{booking.code}.ics"'
+    return response
+
+
+def _manage_context(booking: Booking, token: str) -> dict:
+    return {
+        "booking": booking,
+        "token": token,
+        "may_change": customer_may_change(booking),
+        "deadline": customer_change_deadline(booking),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def booking_manage(request: HttpRequest, organization_slug: str, token: str) -> HttpResponse:
+    """The booking as its customer sees it, with cancelling (and a link to reschedule)."""
+    booking = _booking_or_refusal(request, token)
+    if isinstance(booking, HttpResponse):
+        return booking
+    context = _manage_context(booking, token)
+    if request.method == "GET":
+        form = CancelForm(initial={"version": booking.version})
+        return render_at(
+            request,
+            "pages/manage.html",
+            {**context, "form": form},
+            location=booking.location,
+        )
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return render_at(
+            request,
+            "pages/manage.html",
+            {**context, "form": form},
+            location=booking.location,
+            status=BAD_REQUEST,
+        )
+    try:
+        booking_cancel(
+            actor=None,
+            booking=booking,
+            expected_version=form.cleaned_data["version"],
+            reason=form.reason_text(),
+        )
+    except DomainError as refused:
+        return render_at(
+            request,
+            "pages/manage.html",
+            {**context, "form": form, "refusal": refused.message},
+            location=booking.location,
+            status=refused.status_code,
+        )
+    messages.success(request, "Your booking is cancelled. We have sent you an email.")
+    return redirect("pages:booking-manage", organization_slug=organization_slug, token=token)
+
+
+@require_http_methods(["GET", "POST"])
+def booking_reschedule_page(
+    request: HttpRequest, organization_slug: str, token: str
+) -> HttpResponse:
+    """Move the booking: another free slot of a chosen day, or, for a rental, other dates."""
+    booking = _booking_or_refusal(request, token)
+    if isinstance(booking, HttpResponse):
+        return booking
+    location, zone = booking.location, booking.location.time_zone
+    is_rental = booking.service.kind == ServiceKind.RENTAL
+    context = _manage_context(booking, token)
+    if not context["may_change"]:
+        return render_at(request, "pages/manage.html", context, location=location, status=CONFLICT)
+    status = 200
+    if request.method == "POST":
+        form = (
+            RentalRescheduleForm(request.POST, zone=zone)
+            if is_rental
+            else RescheduleForm(request.POST)
+        )
+        if form.is_valid():
+            starts_at, ends_at = form.new_period()
+            try:
+                booking_reschedule(
+                    actor=None,
+                    booking=booking,
+                    expected_version=form.cleaned_data["version"],
+                    starts_at=starts_at,
+                    ends_at=ends_at if is_rental else None,
+                )
+            except DomainError as refused:
+                context["refusal"] = refused.message
+                status = refused.status_code
+            else:
+                messages.success(request, "Your booking has moved. We have sent you an email.")
+                return redirect(
+                    "pages:booking-manage", organization_slug=organization_slug, token=token
+                )
+        else:
+            status = BAD_REQUEST
+        context["form"] = form
+    if is_rental:
+        context.setdefault(
+            "form",
+            RentalRescheduleForm(
+                initial={
+                    **RentalRescheduleForm.initial_for(booking.starts_at, booking.ends_at, zone),
+                    "version": booking.version,
+                },
+                zone=zone,
+            ),
+        )
+    else:
+        day = _day_param(request, default=booking.starts_at.astimezone(zone).date())
+        context.update(
+            day=day,
+            previous_day=day - timedelta(days=1),
+            next_day=day + timedelta(days=1),
+            slots=service_slots(
+                service=booking.service, location=location, date_from=day, date_to=day
+            ),
+        )
+    return render_at(request, "pages/reschedule.html", context, location=location, status=status)
+
+
+def _day_param(request: HttpRequest, *, default: date) -> date:
+    try:
+        day = date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        return default
+    return day if FIRST_DAY <= day <= LAST_DAY else default
+
+
+@require_http_methods(["GET", "POST"])
+def booking_lookup(request: HttpRequest, organization_slug: str) -> HttpResponse:
+    """The way back to a booking without its link: the confirmation code and the email."""
+    if request.method == "GET":
+        return render(request, "pages/lookup.html", {"form": BookingLookupForm()})
+    form = BookingLookupForm(request.POST)
+    if form.is_valid():
+        booking = Booking.objects.filter(
+            code=form.cleaned_data["code"], customer__email=form.cleaned_data["email"].lower()
+        ).first()
+        if booking is not None:
+            return redirect(
+                "pages:booking-manage",
+                organization_slug=organization_slug,
+                token=manage_token(booking),
+            )
+        form.add_error(None, "No booking matches this confirmation code and email.")
+    return render(request, "pages/lookup.html", {"form": form}, status=BAD_REQUEST)

@@ -1,0 +1,43 @@
+"""Every non-trivial read of the engine: availability, the catalogue, access to bookings."""
+
+from bookings.selectors.access import access_booking, account_bookings, account_organization_ids
+from bookings.selectors.availability import (
+    Interval,
+    OccupiedTimes,
+    OpeningCalendar,
+    Slot,
+    bookable_resources,
+    car_free_periods,
+    nearest_slots,
+    occupancies_in_window,
+    service_slots,
+)
+from bookings.selectors.catalogue import (
+    bookable_cars,
+    car_reviews_published,
+    car_search,
+    cars_free_between,
+    offered_services,
+    service_locations,
+)
+
+__all__ = [
+    "Interval",
+    "OccupiedTimes",
+    "OpeningCalendar",
+    "Slot",
+    "access_booking",
+    "account_bookings",
+    "account_organization_ids",
+    "bookable_cars",
+    "bookable_resources",
+    "car_free_periods",
+    "car_reviews_published",
+    "car_search",
+    "cars_free_between",
+    "nearest_slots",
+    "occupancies_in_window",
+    "offered_services",
+    "service_locations",
+    "service_slots",
+]

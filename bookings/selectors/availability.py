@@ -1,0 +1,275 @@
+"""Availability: when a service or a car can be booked, computed in the location's time zone.
+
+Wall-clock rules (opening hours, closures) are turned into UTC instants day by day with the
+location's zone, so a daylight-saving day has 23 or 25 hours and its slots are where the clock
+on the wall says. A call makes a fixed number of queries whatever the number of days, slots or
+resources: resources, hours, closures and occupancies are each read once.
+"""
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Location
+from bookings import availability_cache
+from bookings.models import Closure, Occupancy, OpeningHours, Service, ServiceKind
+from fleet.models import Car, Resource
+
+Interval = tuple[datetime, datetime]  # [start, end) in UTC
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A bookable start time and the resources free for it, best first."""
+
+    starts_at: datetime
+    ends_at: datetime
+    resource_ids: tuple[int, ...]
+
+
+def _days(date_from: date, date_to: date) -> list[date]:
+    return [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
+
+
+def _local(day: date, at: time, location: Location) -> datetime:
+    return datetime.combine(day, at, tzinfo=location.time_zone).astimezone(UTC)
+
+
+def _subtract(intervals: list[Interval], cut: Interval) -> list[Interval]:
+    result = []
+    for start, end in intervals:
+        if cut[1] <= start or cut[0] >= end:
+            result.append((start, end))
+            continue
+        if start < cut[0]:
+            result.append((start, cut[0]))
+        if cut[1] < end:
+            result.append((cut[1], end))
+    return result
+
+
+class OpeningCalendar:
+    """A location's opening hours and closures, read once, answering per local day."""
+
+    def __init__(self, location: Location, date_from: date, date_to: date) -> None:
+        self.location = location
+        self.hours: dict[int, list[OpeningHours]] = defaultdict(list)
+        for hours in OpeningHours.objects.filter(location=location):
+            self.hours[hours.weekday].append(hours)
+        self.closures = list(
+            Closure.objects.filter(
+                Q(location=location) | Q(location__isnull=True),
+                organization_id=location.organization_id,
+                first_day__lte=date_to,
+                last_day__gte=date_from,
+            )
+        )
+
+    def open_intervals(self, day: date) -> list[Interval]:
+        """When the location is open on this local day, in UTC, closures taken out."""
+        intervals = []
+        for hours in sorted(self.hours[day.weekday()], key=lambda h: h.opens_at):
+            closes = (
+                _local(day + timedelta(days=1), time(0), self.location)
+                if hours.closes_at == time(0)
+                else _local(day, hours.closes_at, self.location)
+            )
+            intervals.append((_local(day, hours.opens_at, self.location), closes))
+        for closure in self.closures:
+            if not closure.first_day <= day <= closure.last_day:
+                continue
+            if closure.starts_at is None:
+                return []
+            cut = (
+                _local(day, closure.starts_at, self.location),
+                _local(day, closure.ends_at, self.location),
+            )
+            intervals = _subtract(intervals, cut)
+        return intervals
+
+    def is_open_at(self, instant: datetime) -> bool:
+        day = instant.astimezone(self.location.time_zone).date()
+        # The end of an interval counts as open: a car may be returned at closing time.
+        return any(start <= instant <= end for start, end in self.open_intervals(day))
+
+
+def occupancies_in_window(resource_ids: Iterable[int], window: Interval) -> QuerySet:
+    """(resource, start, end) of what overlaps the window; served by occupancy_resource_window."""
+    return (
+        Occupancy.objects.filter(
+            resource_id__in=list(resource_ids), starts_at__lt=window[1], ends_at__gt=window[0]
+        )
+        .order_by("resource_id", "starts_at")
+        .values_list("resource_id", "starts_at", "ends_at")
+    )
+
+
+class OccupiedTimes:
+    """Occupied periods per resource, read once, answering "is this resource free then?"."""
+
+    def __init__(self, resource_ids: Iterable[int], window: Interval) -> None:
+        self.starts: dict[int, list[datetime]] = defaultdict(list)
+        self.ends: dict[int, list[datetime]] = defaultdict(list)
+        for resource_id, starts_at, ends_at in occupancies_in_window(resource_ids, window):
+            self.starts[resource_id].append(starts_at)
+            self.ends[resource_id].append(ends_at)
+
+    def is_free(self, resource_id: int, start: datetime, end: datetime) -> bool:
+        # Occupancies of one resource never overlap, so sorted by start they are sorted by end
+        # too: only the last one starting before `end` can reach into [start, end).
+        index = bisect.bisect_left(self.starts[resource_id], end) - 1
+        return index < 0 or self.ends[resource_id][index] <= start
+
+    def periods(self, resource_id: int) -> list[Interval]:
+        return list(zip(self.starts[resource_id], self.ends[resource_id], strict=True))
+
+
+def bookable_resources(
+    *, service: Service, location: Location, resource: Resource | None = None
+) -> list[Resource]:
+    """The active resources at the location that serve the service (or just the chosen one)."""
+    resources = service.resources.filter(location=location, is_active=True).order_by("pk")
+    if resource is not None:
+        resources = resources.filter(pk=resource.pk)
+    return list(resources)
+
+
+def _slots_by_day(
+    service: Service, location: Location, resource_ids: list[int], days: list[date]
+) -> dict[date, list[Slot]]:
+    """Every slot of these days, before the notice and advance limits (which move with now)."""
+    calendar = OpeningCalendar(location, days[0], days[-1])
+    duration = timedelta(minutes=service.duration_minutes)
+    step = timedelta(minutes=service.slot_granularity_minutes)
+    before = timedelta(minutes=service.buffer_before_minutes)
+    after = timedelta(minutes=service.buffer_after_minutes)
+    window = (
+        _local(days[0], time(0), location) - before - duration,
+        _local(days[-1] + timedelta(days=1), time(0), location) + after + duration,
+    )
+    occupied = OccupiedTimes(resource_ids, window)
+
+    slots: dict[date, list[Slot]] = {}
+    for day in days:
+        slots[day] = []
+        for open_start, open_end in calendar.open_intervals(day):
+            start = open_start
+            while start + duration <= open_end:
+                end = start + duration
+                free = tuple(
+                    resource_id
+                    for resource_id in resource_ids
+                    if occupied.is_free(resource_id, start - before, end + after)
+                )
+                if free:
+                    slots[day].append(Slot(start, end, free))
+                start += step
+    return slots
+
+
+def service_slots(
+    *,
+    service: Service,
+    location: Location,
+    date_from: date,
+    date_to: date,
+    resource: Resource | None = None,
+    now: datetime | None = None,
+    use_cache: bool = True,
+) -> list[Slot]:
+    """Free slots of an appointment service at a location between two local dates (inclusive).
+
+    With `resource`, only that resource (a chosen barber); otherwise any resource serving it.
+    """
+    if service.kind != ServiceKind.APPOINTMENT or not service.is_active or date_to < date_from:
+        return []
+    now = now or timezone.now()
+    resource_ids = [
+        r.pk for r in bookable_resources(service=service, location=location, resource=resource)
+    ]
+    if not resource_ids:
+        return []
+    days = _days(date_from, date_to)
+
+    def compute(missing: list[date]) -> dict[date, list[Slot]]:
+        return _slots_by_day(service, location, resource_ids, missing)
+
+    by_day = availability_cache.cached_days(
+        namespace=f"slots:{service.pk}:{location.pk}:{resource.pk if resource else 'any'}",
+        location=location,
+        days=days,
+        compute=compute,
+        use_cache=use_cache,
+    )
+
+    earliest = now + timedelta(minutes=service.minimum_notice_minutes)
+    latest = now + timedelta(days=service.maximum_advance_days)
+    return [slot for day in days for slot in by_day[day] if earliest <= slot.starts_at <= latest]
+
+
+def nearest_slots(
+    *, service: Service, location: Location, around: datetime, count: int = 6, days: int = 7
+) -> list[Slot]:
+    """The free slots closest to `around` (before or after, within `days` local days either
+    side), in time order: what to offer when the chosen time was just taken."""
+    day = around.astimezone(location.time_zone).date()
+    slots = service_slots(
+        service=service,
+        location=location,
+        date_from=day - timedelta(days=days),
+        date_to=day + timedelta(days=days),
+    )
+    closest = sorted(
+        (slot for slot in slots if slot.starts_at != around),
+        key=lambda slot: abs(slot.starts_at - around),
+    )[:count]
+    return sorted(closest, key=lambda slot: slot.starts_at)
+
+
+def car_free_periods(
+    *, car: Car, date_from: date, date_to: date, use_cache: bool = True
+) -> list[Interval]:
+    """When a car is free between two local dates (inclusive), as merged [start, end) periods."""
+    resource = car.resource
+    location = resource.location
+    days = _days(date_from, date_to)
+
+    def compute(missing: list[date]) -> dict[date, list[Interval]]:
+        window = (
+            _local(missing[0], time(0), location),
+            _local(missing[-1] + timedelta(days=1), time(0), location),
+        )
+        occupied = OccupiedTimes([resource.pk], window)
+        result = {}
+        for day in missing:
+            free = [
+                (_local(day, time(0), location), _local(day + timedelta(days=1), time(0), location))
+            ]
+            for period in occupied.periods(resource.pk):
+                free = _subtract(free, period)
+            result[day] = free
+        return result
+
+    if not resource.is_active:
+        return []
+    by_day = availability_cache.cached_days(
+        namespace=f"car:{car.pk}",
+        location=location,
+        days=days,
+        compute=compute,
+        use_cache=use_cache,
+    )
+
+    merged: list[Interval] = []
+    for day in days:
+        for start, end in by_day[day]:
+            if merged and merged[-1][1] == start:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+    return merged

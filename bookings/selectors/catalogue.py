@@ -1,0 +1,81 @@
+"""What an organization offers, as the booking pages and the API both list and search it."""
+
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+
+from accounts.models import Location
+from bookings.models import CarReview, Occupancy, ReviewStatus, Service, ServiceVehiclePrice
+from fleet.models import Car, Resource
+
+
+def offered_services() -> QuerySet[Service]:
+    """The active services, with their prices per vehicle type (cheapest first) and the active
+    resources that serve them: what every list of services shows."""
+    return (
+        Service.objects.filter(is_active=True)
+        .select_related("organization")
+        .prefetch_related(
+            Prefetch("vehicle_prices", ServiceVehiclePrice.objects.order_by("price", "pk")),
+            Prefetch("resources", queryset=Resource.objects.filter(is_active=True)),
+        )
+        .order_by("name", "pk")
+    )
+
+
+def service_locations(service: Service) -> QuerySet[Location]:
+    """The locations where some active resource serves the service."""
+    return Location.objects.filter(
+        pk__in=service.resources.filter(is_active=True).values("location")
+    ).order_by("name")
+
+
+def bookable_cars() -> QuerySet[Car]:
+    """The organization's cars that take bookings, with what a list of them shows."""
+    return (
+        Car.objects.filter(resource__is_active=True)
+        .select_related("organization", "resource__location")
+        .order_by("make", "model", "pk")
+    )
+
+
+def cars_free_between(cars: QuerySet[Car], starts_at: datetime, ends_at: datetime) -> QuerySet:
+    """The cars with no booking or maintenance overlapping [starts_at, ends_at)."""
+    taken = Occupancy.objects.filter(
+        resource=OuterRef("resource"), starts_at__lt=ends_at, ends_at__gt=starts_at
+    )
+    return cars.filter(~Exists(taken))
+
+
+def car_reviews_published(car: Car) -> QuerySet[CarReview]:
+    """A car's approved reviews, newest first."""
+    return (
+        CarReview.objects.filter(car=car, status=ReviewStatus.APPROVED)
+        .select_related("customer")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def car_search(
+    cars: QuerySet[Car],
+    *,
+    location: Location | int | None = None,
+    features: list[str] | None = None,
+    transmission: str = "",
+    seats_min: int | None = None,
+    free_from: datetime | None = None,
+    free_to: datetime | None = None,
+) -> QuerySet[Car]:
+    """The fleet search of the car pages and the API's catalogue: each criterion given
+    narrows the cars; a period keeps only cars with nothing booked or in maintenance then."""
+    if location is not None:
+        cars = cars.filter(resource__location=location)
+    if features:
+        cars = cars.filter(features__contains=list(features))
+    if transmission:
+        cars = cars.filter(transmission=transmission)
+    if seats_min:
+        cars = cars.filter(seats__gte=seats_min)
+    if free_from is not None and free_to is not None:
+        cars = cars_free_between(cars, free_from, free_to)
+    return cars

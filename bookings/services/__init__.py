@@ -1,0 +1,34 @@
+"""Every write of the engine, one module per concern: creation, lifecycle, reschedule,
+maintenance, reviews; occupancy and timeline are the steps they share."""
+
+from bookings.services.creation import (
+    account_booking_create,
+    booking_create,
+    guest_booking_create,
+)
+from bookings.services.lifecycle import (
+    booking_cancel,
+    booking_complete,
+    booking_confirm,
+    booking_mark_no_show,
+    booking_start,
+)
+from bookings.services.maintenance import maintenance_schedule
+from bookings.services.reschedule import booking_reschedule
+from bookings.services.reviews import car_rating_refresh, car_review_create, car_review_moderate
+
+__all__ = [
+    "account_booking_create",
+    "booking_cancel",
+    "booking_complete",
+    "booking_confirm",
+    "booking_create",
+    "booking_mark_no_show",
+    "booking_reschedule",
+    "booking_start",
+    "car_rating_refresh",
+    "car_review_create",
+    "car_review_moderate",
+    "guest_booking_create",
+    "maintenance_schedule",
+]

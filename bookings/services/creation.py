@@ -1,0 +1,218 @@
+"""Making a booking: by a customer on the pages, through the API, or by staff.
+
+Double booking is refused by PostgreSQL (Occupancy's exclusion constraint), not by a check here:
+booking_create tries the insert in a savepoint and turns the constraint violation into
+SlotUnavailable, moving on to the next free resource when the customer asked for any.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Customer, Location, Organization, User
+from accounts.services import customer_for_account, customer_for_guest
+from bookings.errors import InvalidBookingRequest, SlotUnavailable
+from bookings.models import (
+    Booking,
+    BookingSource,
+    EmailKind,
+    Service,
+    ServiceKind,
+    VehicleType,
+)
+from bookings.notifications import email_queue
+from bookings.pricing import quote
+from bookings.selectors import OpeningCalendar, bookable_resources, service_slots
+from bookings.services.occupancy import new_confirmation_code, save_with_occupancy
+from bookings.services.timeline import event_record
+from fleet.models import Resource
+
+
+def candidates(
+    *,
+    service: Service,
+    location: Location,
+    starts_at: datetime,
+    ends_at: datetime,
+    resource: Resource | None,
+) -> list[Resource]:
+    """The resources that may take this booking by every rule except the race for it."""
+    if not service.is_active:
+        raise InvalidBookingRequest(f"{service} is not bookable at the moment.")
+    resources = bookable_resources(service=service, location=location, resource=resource)
+    if not resources:
+        raise InvalidBookingRequest(
+            f"{service} is not offered at {location}" + (f" by {resource}." if resource else ".")
+        )
+    now = timezone.now()
+    if starts_at < now + timedelta(minutes=service.minimum_notice_minutes):
+        raise SlotUnavailable("This time is too soon to book.")
+    if max(starts_at, ends_at) > now + timedelta(days=service.maximum_advance_days):
+        raise SlotUnavailable("This time is too far ahead to book.")
+
+    if service.kind == ServiceKind.APPOINTMENT:
+        day = starts_at.astimezone(location.time_zone).date()
+        slot = next(
+            (
+                s
+                for s in service_slots(
+                    service=service,
+                    location=location,
+                    date_from=day,
+                    date_to=day,
+                    resource=resource,
+                    now=now,
+                    use_cache=False,
+                )
+                if s.starts_at == starts_at
+            ),
+            None,
+        )
+        if slot is None:
+            raise SlotUnavailable("This time is not available.")
+        free = set(slot.resource_ids)
+        return [r for r in resources if r.pk in free]
+
+    calendar = OpeningCalendar(
+        location,
+        starts_at.astimezone(location.time_zone).date(),
+        ends_at.astimezone(location.time_zone).date(),
+    )
+    if not (calendar.is_open_at(starts_at) and calendar.is_open_at(ends_at)):
+        raise SlotUnavailable("Pick-up and return must be within opening hours.")
+    return resources
+
+
+@transaction.atomic
+def booking_create(
+    *,
+    actor: User | None,
+    source: str,
+    service: Service,
+    location: Location,
+    customer: Customer,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    resource: Resource | None = None,
+    vehicle_type: str = "",
+    notes: str = "",
+    submission_key: str = "",
+) -> Booking:
+    """Book a service: an appointment slot (ends_at follows from the duration) or a rental.
+
+    Without `resource`, the first free resource that serves the service takes it; if another
+    request wins the race for it, the next free one is tried before SlotUnavailable is raised.
+    The booking comes back with `quote`, how its price was reached (not stored).
+    """
+    if timezone.is_naive(starts_at) or (ends_at is not None and timezone.is_naive(ends_at)):
+        raise InvalidBookingRequest("Times must carry a time zone.")
+    if customer.organization_id != service.organization_id:
+        raise InvalidBookingRequest("The customer belongs to another organization.")
+    if vehicle_type and vehicle_type not in VehicleType.values:
+        raise InvalidBookingRequest(
+            f"Unknown vehicle type {vehicle_type!r}; choose one of "
+            f"{', '.join(VehicleType.values)}.",
+            field="vehicle_type",
+        )
+    if service.kind == ServiceKind.APPOINTMENT:
+        ends_at = starts_at + timedelta(minutes=service.duration_minutes)
+    elif ends_at is None or ends_at <= starts_at:
+        raise InvalidBookingRequest("A rental needs a return time after its pick-up time.")
+
+    for candidate in candidates(
+        service=service, location=location, starts_at=starts_at, ends_at=ends_at, resource=resource
+    ):
+        price = quote(
+            service=service,
+            location=location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            resource=candidate,
+            vehicle_type=vehicle_type,
+        )
+        booking = Booking(
+            organization_id=service.organization_id,
+            location=location,
+            customer=customer,
+            service=service,
+            resource=candidate,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            vehicle_type=vehicle_type,
+            total_price=price.total,
+            currency=price.currency,
+            code=new_confirmation_code(),
+            source=source,
+            created_by=actor,
+            notes=notes,
+            submission_key=submission_key,
+        )
+        if save_with_occupancy(booking):
+            booking.quote = price
+            event_record(
+                booking,
+                kind="created",
+                actor=actor,
+                to_status=booking.status,
+                changes={
+                    "resource": candidate.name,
+                    "starts_at": starts_at.isoformat(),
+                    "ends_at": ends_at.isoformat(),
+                    "total_price": str(price.total),
+                },
+            )
+            email_queue(booking, kind=EmailKind.CONFIRMATION, event_key="created")
+            return booking
+        # Another request took this resource first; the next one may still be free.
+    raise SlotUnavailable("This time was just taken. Please choose another.")
+
+
+@transaction.atomic
+def guest_booking_create(
+    *,
+    organization: Organization,
+    full_name: str,
+    email: str,
+    phone: str = "",
+    submission_key: str = "",
+    **booking,
+) -> Booking:
+    """A booking from the booking pages, by a customer without an account: the whole step.
+
+    The customer profile is found by email or made, in the booking's transaction: if the slot
+    is taken, the new profile is rolled back with everything else. A form posted twice (a
+    double click, a reload) carries the same `submission_key` and gets the first booking back.
+    """
+    if submission_key and (done := Booking.objects.filter(submission_key=submission_key).first()):
+        return done
+    try:
+        with transaction.atomic():
+            customer = customer_for_guest(
+                organization=organization, full_name=full_name, email=email, phone=phone
+            )
+            return booking_create(
+                actor=None,
+                source=BookingSource.CUSTOMER,
+                customer=customer,
+                submission_key=submission_key,
+                **booking,
+            )
+    except IntegrityError:
+        # Posted twice at once: the other post's booking committed first and holds the key.
+        done = (
+            Booking.objects.filter(submission_key=submission_key).first()
+            if submission_key
+            else None
+        )
+        if done is None:
+            raise
+        return done
+
+
+@transaction.atomic
+def account_booking_create(*, organization: Organization, user: User, **booking) -> Booking:
+    """A booking through the API by a signed-in customer: their profile at the organization
+    (made at their first booking) and the booking, in one transaction."""
+    customer = customer_for_account(organization=organization, user=user)
+    return booking_create(actor=user, source=BookingSource.API, customer=customer, **booking)

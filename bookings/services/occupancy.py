@@ -1,0 +1,90 @@
+"""Claiming a resource's time: the one place that writes Occupancy rows.
+
+PostgreSQL decides, not Python: the exclusion constraint `occupancy_no_overlap_per_resource`
+refuses an overlapping row, and these functions try each insert in a savepoint so a refusal
+rolls back only that attempt and the caller may try the next free resource.
+"""
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from psycopg.errors import ExclusionViolation, UniqueViolation
+
+from bookings.models import Booking, Occupancy
+from fleet.models import Resource
+
+# Letters and digits that cannot be mistaken for each other when read aloud or copied by hand.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+def new_confirmation_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _is_overlap(error: IntegrityError) -> bool:
+    return isinstance(error.__cause__, ExclusionViolation)
+
+
+def occupy(*, resource: Resource, starts_at: datetime, ends_at: datetime, **owner) -> bool:
+    """Claim the resource's time in a savepoint; False if PostgreSQL says it is taken."""
+    try:
+        with transaction.atomic():
+            Occupancy.objects.create(
+                organization_id=resource.organization_id,
+                resource=resource,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                **owner,
+            )
+    except IntegrityError as error:
+        if _is_overlap(error):
+            return False
+        raise
+    return True
+
+
+def save_with_occupancy(booking: Booking) -> bool:
+    """Insert a new booking and its occupancy together; False (nothing written) if it is taken.
+
+    A clash of confirmation codes (1 in 10^12 per pair) is answered with a fresh code.
+    """
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                booking.save(force_insert=True)
+                occupied_from, occupied_to = occupied_period(booking)
+                if not occupy(
+                    resource=booking.resource,
+                    starts_at=occupied_from,
+                    ends_at=occupied_to,
+                    booking=booking,
+                ):
+                    raise _Taken
+            return True
+        except _Taken:
+            booking.pk = None
+            return False
+        except IntegrityError as error:
+            cause = error.__cause__
+            if not (
+                isinstance(cause, UniqueViolation)
+                and cause.diag.constraint_name.endswith("_code_key")
+            ):
+                raise
+            booking.pk, booking.code = None, new_confirmation_code()
+    raise RuntimeError("Could not draw a free confirmation code.")
+
+
+class _Taken(Exception):
+    """Rolls back the booking's savepoint when its occupancy is refused."""
+
+
+def occupied_period(booking: Booking) -> tuple[datetime, datetime]:
+    """The resource is taken for the booking plus the service's buffers."""
+    service = booking.service
+    return (
+        booking.starts_at - timedelta(minutes=service.buffer_before_minutes),
+        booking.ends_at + timedelta(minutes=service.buffer_after_minutes),
+    )

@@ -1,0 +1,53 @@
+"""The fields every API endpoint and page form share: the calendar anything can be booked in,
+and instants that must carry their UTC offset."""
+
+from datetime import UTC, date
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+# The calendar the platform speaks about, on pages and in the API alike. Far-off dates would
+# only overflow date arithmetic or meet the local mean time offsets time zones had before
+# standard time (+01:39:49 in Helsinki).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+OUT_OF_RANGE = f"Must be between {FIRST_DAY} and {LAST_DAY}."
+
+
+class CalendarDateField(serializers.DateField):
+    default_error_messages = {"out_of_range": OUT_OF_RANGE}
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not FIRST_DAY <= day <= LAST_DAY:
+            self.fail("out_of_range")
+        return day
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An instant with its UTC offset; a bare wall-clock time would be ambiguous."""
+
+    default_error_messages = {
+        "naive": "Give the UTC offset, e.g. 2030-01-07T09:00:00+02:00.",
+        "out_of_range": OUT_OF_RANGE,
+    }
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+    def to_internal_value(self, value):
+        instant = super().to_internal_value(value)
+        if not FIRST_DAY <= instant.astimezone(UTC).date() <= LAST_DAY:
+            self.fail("out_of_range")
+        return instant
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}$", "example": "09:00"})
+class WallClockTimeField(serializers.TimeField):
+    """A time of day on the location's wall clock, "09:00" (OpenAPI's `time` format would
+    demand a UTC offset, which opening hours do not have)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)

@@ -1,0 +1,103 @@
+"""`Idempotency-Key` on the POSTs that create or change a booking: a retry never books twice.
+
+The key is claimed by inserting an IdempotencyRecord in the same transaction as the change. A
+concurrent retry's insert waits on the unique index until the first transaction ends: if it
+committed, the retry gets its stored answer; if it rolled back, the retry runs the change itself.
+Only successful answers are stored, so a request refused (409 slot_taken...) may be retried.
+A key is remembered for IDEMPOTENCY_KEY_LIFETIME; config.api.tasks purges older ones hourly.
+
+The layer is one unit: the record (config.api.models), this decorator, its error and the purge
+task (config.api.tasks).
+"""
+
+import functools
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used for a different request."
+
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "Any unique string up to 255 characters (a UUID). A retry with the same key and body "
+        "gets the first answer again, with `Idempotent-Replayed: true`; the same key with "
+        "another body is refused with 422 idempotency_key_reused."
+    ),
+)
+
+
+def _fingerprint(request: Request) -> str:
+    canonical = json.dumps(
+        [request.method, request.path, request.data], sort_keys=True, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _valid_key(request: Request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is not None and not (0 < len(key) <= 255 and key.isprintable() and key.isascii()):
+        raise ValidationError({HEADER: "Use 1 to 255 printable ASCII characters."})
+    return key
+
+
+def idempotent(handler):
+    """Decorates an APIView's `post`: replays the first answer to a repeated Idempotency-Key."""
+
+    @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @functools.wraps(handler)
+    def post(view, request: Request, *args, **kwargs) -> Response:
+        key = _valid_key(request)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        fingerprint = _fingerprint(request)
+        with transaction.atomic():
+            IdempotencyRecord.objects.expired().filter(user=request.user, key=key).delete()
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        user=request.user, key=key, request_fingerprint=fingerprint
+                    )
+            except IntegrityError:
+                return _replay(
+                    IdempotencyRecord.objects.get(user=request.user, key=key), fingerprint
+                )
+
+            response = handler(view, request, *args, **kwargs)
+            if not 200 <= response.status_code < 300:
+                transaction.set_rollback(True)
+                return response
+            record.response_status = response.status_code
+            record.response_body = json.loads(JSONRenderer().render(response.data))
+            record.save(update_fields=["response_status", "response_body"])
+            return response
+
+    return post
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return Response(
+        record.response_body,
+        status=record.response_status,
+        headers={"Idempotent-Replayed": "true"},
+    )
