@@ -31,6 +31,7 @@ from bookings.models import (
     EmailStatus,
     OutboxEmail,
 )
+from bookings.policy import RELEASING_STATUSES, UPCOMING_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def booking_calendar(booking: Booking, *, now: datetime | None = None) -> str:
     The UID stays the booking's for life and SEQUENCE is its version, which every change bumps,
     so calendars apply each email over the previous one.
     """
-    cancelled = booking.status in (BookingStatus.CANCELLED, BookingStatus.NO_SHOW)
+    cancelled = booking.status in RELEASING_STATUSES
     organization, location, customer = booking.organization, booking.location, booking.customer
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Booking platform//Bookings//EN")
@@ -223,7 +224,7 @@ def reminders_queue(*, organization: Organization, now: datetime | None = None) 
     due = (
         Booking.objects.filter(
             organization=organization,
-            status__in=[BookingStatus.PENDING, BookingStatus.CONFIRMED],
+            status__in=UPCOMING_STATUSES,
             starts_at__gt=now,
             starts_at__lte=now + lead,
         )

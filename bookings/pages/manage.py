@@ -20,7 +20,7 @@ from bookings.pages.forms import (
 )
 from bookings.pages.rendering import BAD_REQUEST, CONFLICT, render_at
 from bookings.policy import customer_change_deadline, customer_may_change
-from bookings.selectors import service_slots
+from bookings.selectors import booking_by_code_and_email, service_slots
 from bookings.services import booking_cancel, booking_reschedule
 from config.api.errors import DomainError
 from config.api.fields import FIRST_DAY, LAST_DAY
@@ -188,9 +188,7 @@ def booking_lookup(request: HttpRequest, organization_slug: str) -> HttpResponse
         return render(request, "pages/lookup.html", {"form": BookingLookupForm()})
     form = BookingLookupForm(request.POST)
     if form.is_valid():
-        booking = Booking.objects.filter(
-            code=form.cleaned_data["code"], customer__email=form.cleaned_data["email"].lower()
-        ).first()
+        booking = booking_by_code_and_email(form.cleaned_data["code"], form.cleaned_data["email"])
         if booking is not None:
             return redirect(
                 "pages:booking-manage",

@@ -1,6 +1,11 @@
 """Every non-trivial read of the engine: availability, the catalogue, access to bookings."""
 
-from bookings.selectors.access import access_booking, account_bookings, account_organization_ids
+from bookings.selectors.access import (
+    access_booking,
+    account_bookings,
+    account_organization_ids,
+    booking_by_code_and_email,
+)
 from bookings.selectors.availability import (
     Interval,
     OccupiedTimes,
@@ -31,6 +36,7 @@ __all__ = [
     "account_organization_ids",
     "bookable_cars",
     "bookable_resources",
+    "booking_by_code_and_email",
     "car_free_periods",
     "car_reviews_published",
     "car_search",

@@ -24,6 +24,12 @@ def access_booking(actor: User, code: str, permission: str) -> Booking:
     return booking
 
 
+def booking_by_code_and_email(code: str, email: str) -> Booking | None:
+    """A guest's way back to their booking without its link: both must match (in the scope of
+    the URL's organization)."""
+    return Booking.objects.filter(code=code, customer__email=email.lower()).first()
+
+
 def account_bookings(user) -> QuerySet:
     """A signed-in customer's bookings: those of their linked customer profiles, and those they
     made through the API on a guest profile with their email (accounts.services explains why

@@ -297,6 +297,13 @@ def _history_on(resource: Resource, day, days_ago: int, rng: random.Random) -> l
     return bookings
 
 
+# How past bookings ended, and how often: most were completed, some cancelled, a few no-shows.
+PAST_OUTCOMES = (
+    [BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW],
+    [85, 10, 5],
+)
+
+
 def past_bookings_bulk_create(
     bookings: list[Booking], *, customers: list[Customer], rng: random.Random
 ) -> list[Booking]:
@@ -304,9 +311,7 @@ def past_bookings_bulk_create(
     for booking in bookings:
         booking.customer = rng.choice(customers)
         booking.code = new_confirmation_code()
-        booking.status = rng.choices(
-            [BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW], [85, 10, 5]
-        )[0]
+        booking.status = rng.choices(*PAST_OUTCOMES)[0]
         booking.payment_status = PaymentStatus.UNPAID
         if booking.status == BookingStatus.COMPLETED:
             booking.payment_status = rng.choices(

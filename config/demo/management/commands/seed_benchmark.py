@@ -39,7 +39,7 @@ from bookings.models import (
 )
 from bookings.pricing import quote
 from bookings.services.occupancy import CODE_ALPHABET, CODE_LENGTH
-from config.demo.engine import bookings_bulk_write
+from config.demo.engine import PAST_OUTCOMES, bookings_bulk_write
 from fleet.models import Car, Resource, ResourceKind
 
 SLUG = "benchmark"
@@ -65,8 +65,8 @@ MADE_UP_TO = timedelta(days=14)
 # How often a booking is made in each local hour of the day, relatively.
 MADE_AT_HOUR = [1, 1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 7, 6, 4, 2]
 
-# (choices, weights): a booking's outcome by when it is, its payment by its outcome.
-OVER = ([BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW], [85, 10, 5])
+# (choices, weights): a future booking's status, a booking's payment by its outcome (the
+# outcomes of past ones are config.demo.engine.PAST_OUTCOMES).
 AHEAD = ([BookingStatus.CONFIRMED, BookingStatus.PENDING, BookingStatus.CANCELLED], [70, 20, 10])
 PAYMENT = {
     BookingStatus.COMPLETED: (
@@ -251,7 +251,7 @@ class _Plan:
     ) -> None:
         rng = self.rng
         if ends_at <= self.now:
-            status = rng.choices(*OVER)[0]
+            status = rng.choices(*PAST_OUTCOMES)[0]
         elif starts_at <= self.now:
             status = BookingStatus.IN_PROGRESS
         else:
