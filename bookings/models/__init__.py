@@ -18,11 +18,12 @@ from bookings.models.catalogue import (
     VehicleType,
     Weekday,
 )
-from bookings.models.occupancy import Maintenance, Occupancy
+from bookings.models.occupancy import BlockKind, Maintenance, Occupancy
 from bookings.models.outbox import EmailKind, EmailStatus, OutboxEmail
 from bookings.models.reviews import CarReview, ReviewStatus
 
 __all__ = [
+    "BlockKind",
     "Booking",
     "BookingEvent",
     "BookingSource",

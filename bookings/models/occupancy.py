@@ -16,10 +16,22 @@ from bookings.models.booking import Booking, OccupancyRange
 from fleet.models import Resource
 
 
+class BlockKind(models.TextChoices):
+    MAINTENANCE = "maintenance", "Out of service"
+    BLOCKED = "blocked", "Blocked time"
+
+
 class Maintenance(TenantModel):
-    """A period a resource is out of service; it blocks bookings exactly as a booking would."""
+    """A period a resource takes no bookings: a bay out of order (maintenance) or a staff
+    member's blocked time (lunch, a day off). It holds the resource exactly as a booking would.
+
+    A weekly block is written as one row per week, sharing a `series`, so each occurrence is
+    claimed through the same constraint as any booking.
+    """
 
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="maintenance")
+    kind = models.CharField(max_length=12, choices=BlockKind.choices, default=BlockKind.MAINTENANCE)
+    series = models.UUIDField(null=True, blank=True, editable=False, db_index=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=200)
@@ -30,7 +42,8 @@ class Maintenance(TenantModel):
 
     class Meta:
         ordering = ["-starts_at"]
-        verbose_name_plural = "maintenance"
+        verbose_name = "blocked time"
+        verbose_name_plural = "blocked time and maintenance"
         constraints = [
             models.CheckConstraint(
                 condition=Q(starts_at__lt=models.F("ends_at")),
