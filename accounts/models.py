@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django_scopes import ScopedManager
@@ -263,10 +264,14 @@ class Membership(TenantModel):
 
 
 class Customer(TenantModel):
-    """Someone who books with an organization; an account is optional (guests book by email)."""
+    """Someone who books with an organization; an account is optional (guests book by email).
+
+    A walk-in booked at the desk may give only a name and a phone number, so email is optional
+    here (the booking pages and the API always ask for it).
+    """
 
     full_name = models.CharField(max_length=200)
-    email = LowercaseEmailField()
+    email = LowercaseEmailField(blank=True)
     phone = PhoneNumberField(blank=True)
     user = models.ForeignKey(
         User,
@@ -283,6 +288,7 @@ class Customer(TenantModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "email"],
+                condition=~Q(email=""),
                 name="one_customer_per_email_and_organization",
                 violation_error_message="This organization already has a customer with this email.",
             ),
@@ -290,4 +296,5 @@ class Customer(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.full_name} <{self.email}>"
+        contact = self.email or self.phone
+        return f"{self.full_name} <{contact}>" if contact else self.full_name

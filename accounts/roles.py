@@ -51,7 +51,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("servicevehicleprice", *ACTIONS, app="bookings")
         | _perms("openinghours", *ACTIONS, app="bookings")
         | _perms("closure", *ACTIONS, app="bookings")
-        | _perms("booking", "view", "change", app="bookings")
+        | _perms("booking", "view", "add", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         # Change: only to send a failed email again (bookings.admin); the email is never edited.
         | _perms("outboxemail", "view", "change", app="bookings")
@@ -70,7 +70,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("servicevehicleprice", "view", app="bookings")
         | _perms("openinghours", *ACTIONS, app="bookings")
         | _perms("closure", *ACTIONS, app="bookings")
-        | _perms("booking", "view", "change", app="bookings")
+        | _perms("booking", "view", "add", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         | _perms("outboxemail", "view", "change", app="bookings")
         | REPORTS
@@ -84,7 +84,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("service", "view", app="bookings")
         | _perms("openinghours", "view", app="bookings")
         | _perms("closure", "view", app="bookings")
-        | _perms("booking", "view", "change", app="bookings")
+        # A staff member books walk-ins at their locations and blocks their own time.
+        | _perms("booking", "view", "add", "change", app="bookings")
+        | _perms("maintenance", "view", "add", "delete", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         | _perms("outboxemail", "view", app="bookings")
     ),
@@ -98,6 +100,7 @@ OWN_ROWS_ONLY: dict[str, frozenset[str]] = {
     Role.MANAGER: frozenset(),
     Role.STAFF: frozenset(
         _perms("booking", "view", "change", app="bookings")
+        | _perms("maintenance", "view", "add", "delete", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         | _perms("outboxemail", "view", app="bookings")
     ),

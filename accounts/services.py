@@ -183,3 +183,25 @@ def customer_for_guest(
         customer.phone = phone
         customer.save(update_fields=["phone"])
     return customer
+
+
+def customer_for_desk(
+    *, organization: Organization, full_name: str, phone: str = "", email: str = ""
+) -> Customer:
+    """The customer staff book for at the desk (a walk-in, a phone call): the one with this
+    email, else the one with this phone number, else a new one. Name and phone are all a
+    walk-in may give; an existing record keeps its details, as with guests."""
+    scoped = Customer.objects.with_scope(organization=organization.pk)
+    email = User.objects.normalize_email(email).lower() if email else ""
+    customer = None
+    if email:
+        customer = scoped.filter(email=email).first()
+    if customer is None and phone:
+        customer = scoped.filter(phone=phone).order_by("pk").first()
+    if customer is not None:
+        return customer
+    if email:
+        return customer_for_guest(
+            organization=organization, full_name=full_name, email=email, phone=phone
+        )
+    return scoped.create(organization=organization, full_name=full_name, phone=phone)

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 HEADLINES = {
     EmailKind.CONFIRMATION: "Thank you for your booking",
+    EmailKind.CONFIRMED: "Your booking is confirmed",
     EmailKind.CHANGE: "Your booking has changed",
     EmailKind.CANCELLATION: "Your booking is cancelled",
     EmailKind.REMINDER: "See you soon",
@@ -100,8 +101,10 @@ def email_queue(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail |
     """Record the email about this event of the booking; it is sent after the commit.
 
     Call inside the transaction that makes the change. None if this event was already emailed
-    (`event_key` is unique per booking).
+    (`event_key` is unique per booking), or if the customer gave no email (a walk-in).
     """
+    if not booking.customer.email:
+        return None
     location = booking.location
     context = {
         "booking": booking,

@@ -13,9 +13,19 @@ from accounts.models import User
 from bookings.errors import CancellationTooLate
 from bookings.models import Booking, BookingStatus
 
-# The legal moves of the lifecycle; bookings.services refuses any other.
+# The legal moves of the lifecycle; bookings.services refuses any other. A pending booking
+# (made online, not yet confirmed) may go straight to "arrived" or "no-show": the customer is
+# at the desk, or clearly is not, and making staff confirm first would only add a click and a
+# false line to the timeline.
 STATUS_MOVES: dict[str, frozenset[str]] = {
-    BookingStatus.PENDING: frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED}),
+    BookingStatus.PENDING: frozenset(
+        {
+            BookingStatus.CONFIRMED,
+            BookingStatus.IN_PROGRESS,
+            BookingStatus.CANCELLED,
+            BookingStatus.NO_SHOW,
+        }
+    ),
     BookingStatus.CONFIRMED: frozenset(
         {BookingStatus.IN_PROGRESS, BookingStatus.CANCELLED, BookingStatus.NO_SHOW}
     ),
@@ -33,6 +43,21 @@ HOLDING_STATUSES = frozenset(BookingStatus.values) - RELEASING_STATUSES
 
 # Who passes the cancellation cut-off: whoever the role table lets change this booking.
 CHANGE_BOOKING = "bookings.change_booking"
+# Who books for customers at the desk (walk-ins, phone calls).
+ADD_BOOKING = "bookings.add_booking"
+
+
+def books_at_the_desk(actor: User | None, organization) -> bool:
+    """Staff booking for a customer: the role table lets them add bookings here."""
+    return actor is not None and actor.has_perm(ADD_BOOKING, organization)
+
+
+def booking_notice(actor: User | None, service) -> timedelta:
+    """How soon a booking may start. Customers give the service's minimum notice; at the desk
+    the customer is standing there, so staff may book the slot already under way."""
+    if books_at_the_desk(actor, service.organization):
+        return -timedelta(minutes=service.slot_granularity_minutes)
+    return timedelta(minutes=service.minimum_notice_minutes)
 
 
 def customer_change_deadline(booking: Booking) -> datetime:

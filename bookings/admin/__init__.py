@@ -10,6 +10,7 @@ admin.site.register_page("calendar/", calendar.calendar, "workspace_calendar")
 admin.site.register_page("desk/book/", desk.book, "workspace_book")
 admin.site.register_page("desk/bookings/<str:code>/move/", desk.move, "workspace_move")
 admin.site.register_page("desk/bookings/<str:code>/payment/", desk.pay, "workspace_pay")
+admin.site.register_page("desk/bookings/<str:code>/status/", desk.status, "workspace_status")
 admin.site.register_page("desk/block/", desk.block, "workspace_block")
 admin.site.register_page("desk/customers/<int:customer_id>/", desk.customer, "workspace_customer")
 

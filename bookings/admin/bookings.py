@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.shortcuts import redirect
 from django.utils.html import format_html
 
 from accounts import roles
@@ -13,7 +14,7 @@ from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, vi
 from bookings import notifications
 from bookings.models import (
     Booking,
-    BookingEvent,
+    BookingStatus,
     Closure,
     EmailStatus,
     OpeningHours,
@@ -21,6 +22,8 @@ from bookings.models import (
     Service,
     ServiceVehiclePrice,
 )
+from bookings.policy import ADD_BOOKING, STATUS_MOVES, UPCOMING_STATUSES
+from bookings.selectors import bookings_during_closure
 from bookings.services import (
     booking_cancel,
     booking_complete,
@@ -28,6 +31,9 @@ from bookings.services import (
     booking_mark_no_show,
     booking_start,
 )
+from bookings.workspace.desk import legal_moves
+from bookings.workspace.forms import CancelForm
+from bookings.workspace.timeline import timeline
 from config.api.errors import DomainError
 
 MANAGE_LINK_TOKEN = re.compile(r"/manage/[^/\s]+/")
@@ -89,27 +95,21 @@ class ClosureAdmin(TenantModelAdmin):
     list_select_related = ["location"]
     date_hierarchy = "first_day"
 
-
-class BookingEventInline(admin.TabularInline):
-    """The booking's timeline, read only."""
-
-    model = BookingEvent
-    extra = 0
-    can_delete = False
-    fields = readonly_fields = [
-        "created_at",
-        "kind",
-        "actor",
-        "from_status",
-        "to_status",
-        "changes",
-    ]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    def save_model(self, request, obj: Closure, form, change: bool) -> None:
+        """Close, then warn about the bookings inside: they stay until staff move or cancel
+        them, since only staff can tell each customer."""
+        super().save_model(request, obj, form, change)
+        if clashes := bookings_during_closure(obj):
+            self.message_user(
+                request,
+                "These bookings fall inside the closure; move or cancel them: "
+                + ", ".join(
+                    f"{b.code} ({b.starts_at.astimezone(b.location.time_zone):%a %d %b %H:%M}, "
+                    f"{b.customer.full_name})"
+                    for b in clashes
+                ),
+                messages.WARNING,
+            )
 
 
 class OutboxEmailInline(admin.TabularInline):
@@ -185,7 +185,8 @@ class BookingAdmin(TenantModelAdmin):
     search_fields = ["code", "customer__full_name", "customer__email"]
     list_select_related = ["customer", "service", "resource", "location"]
     date_hierarchy = "starts_at"
-    inlines = [BookingEventInline, OutboxEmailInline]
+    inlines = [OutboxEmailInline]
+    change_form_template = "admin/bookings/booking/change_form.html"
     readonly_fields = [
         "code",
         "organization",
@@ -193,8 +194,7 @@ class BookingAdmin(TenantModelAdmin):
         "customer",
         "service",
         "resource",
-        "starts_at",
-        "ends_at",
+        "local_period",
         "status",
         "payment_status",
         "vehicle_type",
@@ -217,10 +217,40 @@ class BookingAdmin(TenantModelAdmin):
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # bookings are made through the booking pages and the API (availability)
+        return request.user.has_perm(ADD_BOOKING)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        """Staff book through the desk's form, which calls the engine like every booking."""
+        return redirect("admin:workspace_book")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # cancelled bookings stay; nothing is hard-deleted
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The booking's page: its details on the location's clock, the timeline in words, and
+        the desk's actions that the engine would accept now."""
+        booking = self.get_object(request, object_id)
+        extra = {}
+        if booking is not None:
+            may_change = request.user.has_perm(self._perm("change"), booking)
+            extra = {
+                "booking": booking,
+                "timeline": timeline(booking),
+                "moves": legal_moves(booking) if may_change else [],
+                "may_change": may_change,
+                "may_cancel": may_change
+                and BookingStatus.CANCELLED in STATUS_MOVES[booking.status],
+                "may_move": may_change and booking.status in UPCOMING_STATUSES,
+                "cancel_form": CancelForm(initial={"version": booking.version}),
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    @admin.display(description="When (local time)")
+    def local_period(self, booking: Booking) -> str:
+        zone = booking.location.time_zone
+        start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+        until = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%a %d %b %Y %H:%M}"
+        return f"{start:%a %d %b %Y %H:%M} to {until} ({zone})"
 
     @admin.display(description="Starts (local time)", ordering="starts_at")
     def local_start(self, booking: Booking) -> str:

@@ -10,14 +10,14 @@ from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin
 from accounts.tenancy import ScopedModelChoiceField
 from bookings.errors import SlotUnavailable
 from bookings.models import CarReview, Maintenance, ReviewStatus
-from bookings.selectors import OccupiedTimes
-from bookings.services import car_review_moderate, maintenance_schedule
+from bookings.services import car_review_moderate, time_block_create
+from bookings.services.maintenance import bookings_in_the_way
 
 
 class MaintenanceForm(forms.ModelForm):
     class Meta:
         model = Maintenance
-        fields = ["organization", "resource", "starts_at", "ends_at", "reason"]
+        fields = ["organization", "resource", "kind", "starts_at", "ends_at", "reason"]
         field_classes = {"resource": ScopedModelChoiceField}
 
     def clean(self):
@@ -25,20 +25,21 @@ class MaintenanceForm(forms.ModelForm):
         resource, starts_at, ends_at = (
             cleaned.get(k) for k in ("resource", "starts_at", "ends_at")
         )
-        complete = resource and starts_at and ends_at and starts_at < ends_at
-        if complete and not OccupiedTimes([resource.pk], (starts_at, ends_at)).is_free(
-            resource.pk, starts_at, ends_at
-        ):
-            raise forms.ValidationError(
-                f"{resource} is booked during this period; move those bookings first."
-            )
+        if resource and starts_at and ends_at and starts_at < ends_at:
+            clashes = bookings_in_the_way(resource, [(starts_at, ends_at)])
+            if clashes:
+                raise forms.ValidationError(
+                    f"{resource} is booked during this period: "
+                    + ", ".join(booking.code for booking in clashes)
+                    + ". Move those bookings first."
+                )
         return cleaned
 
 
 @admin.register(Maintenance)
 class MaintenanceAdmin(TenantModelAdmin):
-    list_display = ["resource", "starts_at", "ends_at", "reason", "created_by"]
-    list_filter = [("resource", PermittedRelatedListFilter), "starts_at"]
+    list_display = ["resource", "kind", "starts_at", "ends_at", "reason", "created_by"]
+    list_filter = [("resource", PermittedRelatedListFilter), "kind", "starts_at"]
     search_fields = ["resource__name", "reason"]
     list_select_related = ["resource", "created_by"]
     date_hierarchy = "starts_at"
@@ -59,16 +60,17 @@ class MaintenanceAdmin(TenantModelAdmin):
             super().save_model(request, obj, form, change)
             return
         try:
-            created = maintenance_schedule(
+            created = time_block_create(
                 actor=request.user,
                 resource=obj.resource,
                 starts_at=obj.starts_at,
                 ends_at=obj.ends_at,
                 reason=obj.reason,
+                kind=obj.kind,
             )
         except SlotUnavailable as error:  # a booking arrived since the form was checked
             raise forms.ValidationError(error.message) from error
-        obj.pk, obj._state.adding = created.pk, False
+        obj.pk, obj._state.adding = created[0].pk, False
 
 
 @admin.register(CarReview)

@@ -27,11 +27,8 @@ from bookings.api.serializers import (
 from bookings.models import Booking
 from bookings.selectors import access_booking
 from bookings.services import (
+    STAFF_MOVES,
     booking_cancel,
-    booking_complete,
-    booking_confirm,
-    booking_mark_no_show,
-    booking_start,
 )
 from config.api.idempotency import idempotent
 from config.api.views import OrganizationEndpoint
@@ -103,15 +100,6 @@ class StaffBookingDetailView(OrganizationEndpoint, generics.RetrieveAPIView):
         return _with_timeline(access_booking(self.request.user, self.kwargs["code"], VIEW_BOOKING))
 
 
-# The status moves staff make, by the last segment of their URL.
-STAFF_MOVES = {
-    "confirm": booking_confirm,
-    "start": booking_start,
-    "complete": booking_complete,
-    "no-show": booking_mark_no_show,
-}
-
-
 class StaffBookingTransitionView(OrganizationEndpoint):
     """Move a booking along its lifecycle: confirm, start, complete, no-show or cancel."""
 
@@ -143,7 +131,8 @@ class StaffBookingTransitionView(OrganizationEndpoint):
         else:
             payload = VersionSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
-            STAFF_MOVES[transition](
+            _status, move = STAFF_MOVES[transition]
+            move(
                 actor=request.user,
                 booking=booking,
                 expected_version=payload.validated_data["version"],

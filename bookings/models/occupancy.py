@@ -39,6 +39,7 @@ class Maintenance(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     tenant_location_path = "resource__location"
+    tenant_owner_path = "resource__membership__user"
 
     class Meta:
         ordering = ["-starts_at"]

@@ -13,6 +13,7 @@ from bookings.models.booking import Booking
 
 class EmailKind(models.TextChoices):
     CONFIRMATION = "confirmation", "Booking confirmation"
+    CONFIRMED = "confirmed", "Booking confirmed by the business"
     CHANGE = "change", "Booking changed"
     CANCELLATION = "cancellation", "Booking cancelled"
     REMINDER = "reminder", "Reminder"

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from accounts.models import Location
 from bookings import availability_cache
-from bookings.models import Closure, Occupancy, OpeningHours, Service, ServiceKind
+from bookings.models import Booking, Closure, Occupancy, OpeningHours, Service, ServiceKind
+from bookings.policy import HOLDING_STATUSES
 from fleet.models import Car, Resource
 
 Interval = tuple[datetime, datetime]  # [start, end) in UTC
@@ -181,10 +182,13 @@ def service_slots(
     resource: Resource | None = None,
     now: datetime | None = None,
     use_cache: bool = True,
+    notice: timedelta | None = None,
 ) -> list[Slot]:
     """Free slots of an appointment service at a location between two local dates (inclusive).
 
     With `resource`, only that resource (a chosen barber); otherwise any resource serving it.
+    `notice` is how soon a slot may start (the service's minimum notice unless the desk books:
+    bookings.policy.booking_notice).
     """
     if service.kind != ServiceKind.APPOINTMENT or not service.is_active or date_to < date_from:
         return []
@@ -207,13 +211,21 @@ def service_slots(
         use_cache=use_cache,
     )
 
-    earliest = now + timedelta(minutes=service.minimum_notice_minutes)
+    if notice is None:
+        notice = timedelta(minutes=service.minimum_notice_minutes)
+    earliest = now + notice
     latest = now + timedelta(days=service.maximum_advance_days)
     return [slot for day in days for slot in by_day[day] if earliest <= slot.starts_at <= latest]
 
 
 def nearest_slots(
-    *, service: Service, location: Location, around: datetime, count: int = 6, days: int = 7
+    *,
+    service: Service,
+    location: Location,
+    around: datetime,
+    count: int = 6,
+    days: int = 7,
+    notice: timedelta | None = None,
 ) -> list[Slot]:
     """The free slots closest to `around` (before or after, within `days` local days either
     side), in time order: what to offer when the chosen time was just taken."""
@@ -223,6 +235,7 @@ def nearest_slots(
         location=location,
         date_from=day - timedelta(days=days),
         date_to=day + timedelta(days=days),
+        notice=notice,
     )
     closest = sorted(
         (slot for slot in slots if slot.starts_at != around),
@@ -273,3 +286,28 @@ def car_free_periods(
             else:
                 merged.append((start, end))
     return merged
+
+
+def bookings_during_closure(closure: Closure) -> list[Booking]:
+    """The bookings that hold time while a closure says a location is shut: what staff must
+    move or cancel once they close (the closure itself does not touch bookings)."""
+    locations = (
+        [closure.location]
+        if closure.location_id
+        else list(Location.objects.filter(organization_id=closure.organization_id))
+    )
+    overlaps = Q(pk__in=[])
+    for location in locations:
+        for day in _days(closure.first_day, closure.last_day):
+            opens = _local(day, closure.starts_at or time(0), location)
+            closes = (
+                _local(day, closure.ends_at, location)
+                if closure.ends_at
+                else _local(day + timedelta(days=1), time(0), location)
+            )
+            overlaps |= Q(location=location, starts_at__lt=closes, ends_at__gt=opens)
+    return list(
+        Booking.objects.filter(overlaps, status__in=HOLDING_STATUSES)
+        .select_related("customer", "location")
+        .order_by("starts_at")
+    )

@@ -7,17 +7,19 @@ from bookings.services.creation import (
     guest_booking_create,
 )
 from bookings.services.lifecycle import (
+    STAFF_MOVES,
     booking_cancel,
     booking_complete,
     booking_confirm,
     booking_mark_no_show,
     booking_start,
 )
-from bookings.services.maintenance import maintenance_schedule
+from bookings.services.maintenance import time_block_create
 from bookings.services.reschedule import booking_reschedule
 from bookings.services.reviews import car_rating_refresh, car_review_create, car_review_moderate
 
 __all__ = [
+    "STAFF_MOVES",
     "account_booking_create",
     "booking_cancel",
     "booking_complete",
@@ -30,5 +32,5 @@ __all__ = [
     "car_review_create",
     "car_review_moderate",
     "guest_booking_create",
-    "maintenance_schedule",
+    "time_block_create",
 ]

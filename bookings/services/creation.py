@@ -16,12 +16,14 @@ from bookings.errors import InvalidBookingRequest, SlotUnavailable
 from bookings.models import (
     Booking,
     BookingSource,
+    BookingStatus,
     EmailKind,
     Service,
     ServiceKind,
     VehicleType,
 )
 from bookings.notifications import email_queue
+from bookings.policy import booking_notice, books_at_the_desk
 from bookings.pricing import quote
 from bookings.selectors import OpeningCalendar, bookable_resources, service_slots
 from bookings.services.occupancy import new_confirmation_code, save_with_occupancy
@@ -31,13 +33,20 @@ from fleet.models import Resource
 
 def candidates(
     *,
+    actor: User | None,
     service: Service,
     location: Location,
     starts_at: datetime,
     ends_at: datetime,
     resource: Resource | None,
+    outside_hours_reason: str = "",
 ) -> list[Resource]:
-    """The resources that may take this booking by every rule except the race for it."""
+    """The resources that may take this booking by every rule except the race for it.
+
+    At the desk (bookings.policy.books_at_the_desk) the slot under way may be booked, and with
+    `outside_hours_reason` a time off the grid or outside opening hours: only the exclusion
+    constraint then decides.
+    """
     if not service.is_active:
         raise InvalidBookingRequest(f"{service} is not bookable at the moment.")
     resources = bookable_resources(service=service, location=location, resource=resource)
@@ -45,11 +54,17 @@ def candidates(
         raise InvalidBookingRequest(
             f"{service} is not offered at {location}" + (f" by {resource}." if resource else ".")
         )
+    at_the_desk = books_at_the_desk(actor, service.organization)
+    if outside_hours_reason and not at_the_desk:
+        raise InvalidBookingRequest("Only staff may book outside opening hours.")
     now = timezone.now()
-    if starts_at < now + timedelta(minutes=service.minimum_notice_minutes):
-        raise SlotUnavailable("This time is too soon to book.")
+    notice = booking_notice(actor, service)
+    if starts_at < now + notice:
+        raise SlotUnavailable("This time is too soon to book.", reason="too_soon")
     if max(starts_at, ends_at) > now + timedelta(days=service.maximum_advance_days):
-        raise SlotUnavailable("This time is too far ahead to book.")
+        raise SlotUnavailable("This time is too far ahead to book.", reason="too_far_ahead")
+    if outside_hours_reason:
+        return resources
 
     if service.kind == ServiceKind.APPOINTMENT:
         day = starts_at.astimezone(location.time_zone).date()
@@ -64,6 +79,7 @@ def candidates(
                     resource=resource,
                     now=now,
                     use_cache=False,
+                    notice=notice,
                 )
                 if s.starts_at == starts_at
             ),
@@ -98,6 +114,7 @@ def booking_create(
     vehicle_type: str = "",
     notes: str = "",
     submission_key: str = "",
+    outside_hours_reason: str = "",
 ) -> Booking:
     """Book a service: an appointment slot (ends_at follows from the duration) or a rental.
 
@@ -120,8 +137,15 @@ def booking_create(
     elif ends_at is None or ends_at <= starts_at:
         raise InvalidBookingRequest("A rental needs a return time after its pick-up time.")
 
+    at_the_desk = books_at_the_desk(actor, service.organization)
     for candidate in candidates(
-        service=service, location=location, starts_at=starts_at, ends_at=ends_at, resource=resource
+        actor=actor,
+        service=service,
+        location=location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        resource=resource,
+        outside_hours_reason=outside_hours_reason,
     ):
         price = quote(
             service=service,
@@ -147,6 +171,8 @@ def booking_create(
             created_by=actor,
             notes=notes,
             submission_key=submission_key,
+            # The business made it, so it needs no confirmation of its own.
+            status=BookingStatus.CONFIRMED if at_the_desk else BookingStatus.PENDING,
         )
         if save_with_occupancy(booking):
             booking.quote = price
@@ -160,6 +186,11 @@ def booking_create(
                     "starts_at": starts_at.isoformat(),
                     "ends_at": ends_at.isoformat(),
                     "total_price": str(price.total),
+                    **(
+                        {"outside_hours_reason": outside_hours_reason}
+                        if outside_hours_reason
+                        else {}
+                    ),
                 },
             )
             email_queue(booking, kind=EmailKind.CONFIRMATION, event_key="created")

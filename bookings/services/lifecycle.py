@@ -4,6 +4,8 @@ Each move checks the caller's version (optimistic locking), is one of policy.STA
 gives the resource's time back when the booking no longer holds it, and records the move.
 """
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -62,14 +64,18 @@ def _transition(
     return booking
 
 
+@transaction.atomic
 def booking_confirm(*, actor: User | None, booking: Booking, expected_version: int) -> Booking:
-    return _transition(
+    """The business accepts a pending booking; the customer is told by email."""
+    booking = _transition(
         booking,
         to_status=BookingStatus.CONFIRMED,
         actor=actor,
         expected_version=expected_version,
         kind="confirmed",
     )
+    email_queue(booking, kind=EmailKind.CONFIRMED, event_key="confirmed")
+    return booking
 
 
 def booking_start(*, actor: User | None, booking: Booking, expected_version: int) -> Booking:
@@ -118,3 +124,13 @@ def booking_cancel(
     )
     email_queue(booking, kind=EmailKind.CANCELLATION, event_key="cancelled")
     return booking
+
+
+# The moves staff make by name (the staff API's URL segment, the desk's buttons): the status
+# each leads to, and the service that makes it. Cancel is apart: it takes a reason.
+STAFF_MOVES: dict[str, tuple[str, Callable[..., Booking]]] = {
+    "confirm": (BookingStatus.CONFIRMED, booking_confirm),
+    "start": (BookingStatus.IN_PROGRESS, booking_start),
+    "complete": (BookingStatus.COMPLETED, booking_complete),
+    "no-show": (BookingStatus.NO_SHOW, booking_mark_no_show),
+}

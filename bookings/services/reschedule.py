@@ -47,6 +47,7 @@ def booking_reschedule(
     occupancy = Occupancy.objects.get(booking=booking)
     occupancy.delete()
     free_resources = candidates(
+        actor=actor,
         service=service,
         location=booking.location,
         starts_at=starts_at,

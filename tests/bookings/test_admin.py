@@ -30,10 +30,12 @@ MATRIX = {
     ("bookings_booking_change", "bay_booking"): (200, 200, 404),
     ("bookings_booking_change", "far_booking"): (200, 404, 404),
     ("bookings_booking_change", "other:own_booking"): (404, 404, 404),
-    ("bookings_booking_add", None): (403, 403, 403),
+    # Every staff role books at the desk; "Add booking" leads to the desk's form.
+    ("bookings_booking_add", None): (302, 302, 302),
     ("bookings_openinghours_changelist", None): (200, 200, 200),
     ("bookings_closure_add", None): (200, 200, 403),
-    ("bookings_maintenance_changelist", None): (200, 200, 403),
+    # Staff see (and add) their own blocked time.
+    ("bookings_maintenance_changelist", None): (200, 200, 200),
 }
 ROLES = ("owner", "manager", "staff")
 

@@ -10,7 +10,7 @@ from django_scopes import scope
 
 from bookings.models import BookingSource
 from bookings.selectors import car_free_periods, service_slots
-from bookings.services import booking_create, maintenance_schedule
+from bookings.services import booking_create, time_block_create
 from tests.factories import (
     CarFactory,
     LocationFactory,
@@ -146,7 +146,7 @@ def test_a_booking_takes_one_bay_and_buffers_keep_the_next_slot_clear(wash):
 def test_maintenance_blocks_slots_like_a_booking(wash):
     with scope(organization=wash.organization):
         for bay in (wash.bay1, wash.bay2):
-            maintenance_schedule(
+            time_block_create(
                 actor=None,
                 resource=bay,
                 starts_at=utc(2030, 1, 7, 7),
@@ -209,7 +209,7 @@ def test_free_periods_of_a_car_around_its_rentals(db):
     open_every_day(location, opens_at=time(8), closes_at=time(20))
     car = CarFactory(resource__location=location)
     with scope(organization=organization):
-        maintenance_schedule(
+        time_block_create(
             actor=None,
             resource=car.resource,
             starts_at=utc(2030, 1, 8, 9),

@@ -163,14 +163,15 @@ def test_each_change_writes_its_own_email_once(in_wash, django_capture_on_commit
         booking = cancel(booking, reason="Flu")
     assert [(e.kind, e.event_key) for e in queued(booking)] == [
         (EmailKind.CONFIRMATION, "created"),
+        (EmailKind.CONFIRMED, "confirmed"),  # the business confirmed it: the customer is told
         (EmailKind.CHANGE, "rescheduled:3"),
         (EmailKind.CANCELLATION, "cancelled"),
     ]
-    assert len(mail.outbox) == 3
+    assert len(mail.outbox) == 4
     # The same event again (a retried service call that got this far) is not emailed twice.
     again = notifications.email_queue(booking, kind=EmailKind.CANCELLATION, event_key="cancelled")
     assert again is None
-    assert OutboxEmail.objects.filter(booking=booking).count() == 3
+    assert OutboxEmail.objects.filter(booking=booking).count() == 4
 
 
 # --- Sent once -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from bookings.services import (
     booking_mark_no_show,
     booking_reschedule,
     booking_start,
-    maintenance_schedule,
+    time_block_create,
 )
 from bookings.services.occupancy import CODE_ALPHABET
 from tests.factories import (
@@ -238,7 +238,7 @@ def test_a_refused_reschedule_keeps_the_old_period(in_wash):
 
 
 def test_maintenance_blocks_bookings_and_is_refused_over_one(in_wash):
-    maintenance_schedule(
+    time_block_create(
         actor=None,
         resource=in_wash.bay1,
         starts_at=EIGHT,
@@ -247,7 +247,7 @@ def test_maintenance_blocks_bookings_and_is_refused_over_one(in_wash):
     )
     assert book(in_wash).resource == in_wash.bay2
     with pytest.raises(SlotUnavailable):
-        maintenance_schedule(
+        time_block_create(
             actor=None,
             resource=in_wash.bay2,
             starts_at=EIGHT,
