@@ -154,7 +154,7 @@ def test_the_lifecycle_moves_forward_and_records_each_step(in_wash):
 @pytest.mark.parametrize(
     ("move", "status"),
     [
-        (booking_start, BookingStatus.PENDING),  # must be confirmed first
+        (booking_start, BookingStatus.CANCELLED),  # a cancelled booking cannot begin
         (booking_complete, BookingStatus.CONFIRMED),  # must have started
         (booking_confirm, BookingStatus.CANCELLED),
         (booking_mark_no_show, BookingStatus.COMPLETED),
