@@ -66,6 +66,11 @@ class BookingBlock:
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    @property
+    def minutes(self) -> int:
+        """Its length, for the page to choose how much fits in its block."""
+        return int((self.ends_at - self.starts_at) / timedelta(minutes=1))
+
 
 @dataclass(frozen=True)
 class TimeBlock:
@@ -129,6 +134,11 @@ class Column:
     bookings: list[BookingBlock] = field(default_factory=list)
     blocks: list[TimeBlock] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def agenda(self) -> list[BookingBlock | TimeBlock]:
+        """Bookings and blocked time in start order: the week's list of the day."""
+        return sorted([*self.bookings, *self.blocks], key=lambda item: item.starts_at)
 
 
 @dataclass
@@ -403,9 +413,17 @@ def _day_window(reads: _Reads, day: date, tz: ZoneInfo) -> tuple[Interval, list[
     whatever is booked or blocked that day; a working day's hours if closed and empty."""
     whole_day = (local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz))
     open_intervals = reads.opening.open_intervals(day)
+    spans = list(open_intervals)
+    # What starts or ends this day widens the window to that instant; a rental or a block that
+    # runs through the whole day does not stretch it to midnight.
     taken = [(b.starts_at, b.ends_at) for b in reads.bookings if b.status in ACTIVE_STATUSES]
     taken += [(m.starts_at, m.ends_at) for m in reads.maintenance]
-    spans = list(open_intervals) + [period for period in taken if _overlaps(period, whole_day)]
+    for start, end in taken:
+        spans += [
+            (instant, instant)
+            for instant in (start, end)
+            if whole_day[0] <= instant <= whole_day[1]
+        ]
     # Opening hours as the rules give them (closures not taken out), so a closed day still
     # shows its usual hours with the closure drawn over them.
     for hours in reads.opening.hours[day.weekday()]:

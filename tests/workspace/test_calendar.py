@@ -236,6 +236,17 @@ def test_rentals_span_their_days_and_today_lists_pick_ups_and_returns(world, cli
     assert [b.booking_id for b in timeline.pickups] == [rental.pk]
     assert timeline.returns == []
     assert f'data-booking="{rental.pk}"' in response.content.decode()
+    # On its middle day the rental fills the car's column without stretching the day's hours.
+    tuesday = MONDAY + timedelta(1)
+    day = day_of(get(client, location=world.tenant.location.pk, date=tuesday))
+    assert (day.starts_at, day.ends_at) == (at(tuesday, 9), at(tuesday, 17))
+    (block,) = next(c for c in day.columns if c.resource == world.car.resource).bookings
+    assert (block.top, block.height, block.continues_before, block.continues_after) == (
+        0.0,
+        100.0,
+        True,
+        True,
+    )
 
 
 # --- Daylight saving ----------------------------------------------------------------------------
