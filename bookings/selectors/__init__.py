@@ -18,6 +18,7 @@ from bookings.selectors.availability import (
     occupancies_in_window,
     service_slots,
 )
+from bookings.selectors.calendar import calendar_day, calendar_week, rental_timeline
 from bookings.selectors.catalogue import (
     bookable_cars,
     car_reviews_published,
@@ -39,6 +40,8 @@ __all__ = [
     "bookable_resources",
     "booking_by_code_and_email",
     "bookings_during_closure",
+    "calendar_day",
+    "calendar_week",
     "car_free_periods",
     "car_reviews_published",
     "car_search",
@@ -46,6 +49,7 @@ __all__ = [
     "nearest_slots",
     "occupancies_in_window",
     "offered_services",
+    "rental_timeline",
     "service_locations",
     "service_slots",
 ]
