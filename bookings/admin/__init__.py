@@ -4,13 +4,15 @@ windows and car reviews (resources.py), and the staff workspace's pages (booking
 from django.contrib import admin
 
 from bookings.admin import bookings, resources
-from bookings.workspace import calendar, desk
+from bookings.workspace import calendar, customers, desk
 
 admin.site.register_page("calendar/", calendar.calendar, "workspace_calendar")
 admin.site.register_page("desk/book/", desk.book, "workspace_book")
 admin.site.register_page("desk/bookings/<str:code>/move/", desk.move, "workspace_move")
 admin.site.register_page("desk/bookings/<str:code>/payment/", desk.pay, "workspace_pay")
 admin.site.register_page("desk/block/", desk.block, "workspace_block")
-admin.site.register_page("desk/customers/<int:customer_id>/", desk.customer, "workspace_customer")
+admin.site.register_page(
+    "desk/customers/<int:customer_id>/", customers.customer, "workspace_customer"
+)
 
 __all__ = ["bookings", "resources"]

@@ -18,7 +18,3 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
 
 def block(request: HttpRequest) -> HttpResponse:
     raise Http404("Being built.")
-
-
-def customer(request: HttpRequest, customer_id: int) -> HttpResponse:
-    raise Http404("Being built.")
