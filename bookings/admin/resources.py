@@ -12,6 +12,8 @@ from bookings.errors import SlotUnavailable
 from bookings.models import CarReview, Maintenance, ReviewStatus
 from bookings.selectors import OccupiedTimes
 from bookings.services import car_review_moderate, maintenance_schedule
+from fleet.models import ResourceKind
+from fleet.selectors import resource_kinds_of
 
 
 class MaintenanceForm(forms.ModelForm):
@@ -93,6 +95,12 @@ class CarReviewAdmin(TenantModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # reviews come from customers
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        # Only a business with cars has car reviews in its menu (as fleet.admin.CarAdmin).
+        return ResourceKind.CAR in resource_kinds_of(
+            request.user
+        ) and super().has_module_permission(request)
 
     def _moderate(self, request: HttpRequest, queryset: QuerySet, approve: bool) -> None:
         moderated = 0
