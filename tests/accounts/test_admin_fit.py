@@ -48,22 +48,22 @@ def test_a_car_wash_has_no_cars_in_its_menu(wash, client_for):
 
 
 def test_a_business_with_cars_has_cars_and_their_reviews(rental_owner, client_for):
-    assert CAR_ENTRIES <= set(menu(client_for(rental_owner)))
+    assert set(menu(client_for(rental_owner))) >= CAR_ENTRIES
     assert client_for(rental_owner).get(reverse("admin:fleet_car_changelist")).status_code == 200
 
 
 def test_the_first_car_resource_brings_cars_into_the_menu(wash, client_for):
     CarFactory(resource__location=wash.location)
-    assert CAR_ENTRIES <= set(menu(client_for(wash.owner)))
+    assert set(menu(client_for(wash.owner))) >= CAR_ENTRIES
 
 
 def test_a_platform_admin_sees_everything(wash, platform_admin, client_for):
-    assert CAR_ENTRIES <= set(menu(client_for(platform_admin)))
+    assert set(menu(client_for(platform_admin))) >= CAR_ENTRIES
 
 
 def test_an_owner_of_a_wash_and_a_rental_company_sees_cars(wash, rental_owner, client_for):
     MembershipFactory(organization=wash.organization, user=rental_owner, role=Role.OWNER)
-    assert CAR_ENTRIES <= set(menu(client_for(rental_owner)))
+    assert set(menu(client_for(rental_owner))) >= CAR_ENTRIES
 
 
 def test_a_barbershops_resources_are_its_staff_members(db, client_for):
