@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -179,14 +181,41 @@ class MembershipAdmin(TenantModelAdmin):
         return ", ".join(location.name for location in obj.locations.all())
 
 
+# A search typed like a phone number: digits with the usual separators, and enough digits.
+PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
+PHONE_MIN_DIGITS = 6
+
+
+def phone_search_digits(term: str) -> str | None:
+    """The digits to look for in stored numbers (E.164, "+358401234567") when `term` is a
+    phone number however it was typed: "040 123 4567" (national: the trunk 0 dropped),
+    "+358 40 1234567", "00358401234567" (international: the 00 dropped). None otherwise."""
+    term = term.strip()
+    if not PHONE_LIKE.match(term):
+        return None
+    digits = re.sub(r"\D", "", term).lstrip("0")
+    return digits if len(digits) >= PHONE_MIN_DIGITS else None
+
+
 @admin.register(Customer)
 class CustomerAdmin(TenantModelAdmin):
+    """The customer's bookings and totals are on the desk's history page, linked from the
+    change page's tools (templates/admin/accounts/customer/change_form.html)."""
+
     list_display = ["full_name", "email", "phone", "organization", "has_account", "created_at"]
     list_filter = [("organization", PermittedRelatedListFilter), "created_at"]
     search_fields = ["full_name", "email", "phone"]
     list_select_related = ["organization"]
     readonly_fields = ["user", "created_at"]
     date_hierarchy = "created_at"
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        digits = phone_search_digits(search_term)
+        if digits:
+            # Narrowed from the same queryset, so the roles' rows and the tenant wall still hold.
+            results |= queryset.filter(phone__contains=digits)
+        return results, may_have_duplicates
 
     @admin.display(description="Account", boolean=True)
     def has_account(self, obj: Customer) -> bool:

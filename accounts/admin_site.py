@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest
 from django.urls import path
 
 from accounts import roles
-from accounts.models import Organization
+from accounts.models import Organization, TenantModel
 
 
 class StaffAuthenticationForm(AdminAuthenticationForm):
@@ -46,6 +46,17 @@ class PlatformAdminSite(admin.AdminSite):
         """Add a page that is not a model's (the analytics dashboard) behind the admin's login,
         in the same tenant scope as every admin page (accounts.tenancy)."""
         self._pages.append((route, view, name))
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """The menu, where a model's admin may name its entry by what the business has
+        (`menu_name(request)`: "Bays and staff members" rather than "Resources")."""
+        app_list = super().get_app_list(request, app_label)
+        for app in app_list:
+            for entry in app["models"]:
+                menu_name = getattr(self._registry.get(entry["model"]), "menu_name", None)
+                if menu_name is not None:
+                    entry["name"] = menu_name(request)
+        return app_list
 
     def get_urls(self):
         pages = [path(route, self.admin_view(view), name=name) for route, view, name in self._pages]
@@ -105,6 +116,14 @@ class TenantModelAdmin(admin.ModelAdmin):
             raise Http404(f"No {self.opts.verbose_name} with this id.")
         return obj
 
+    def get_changeform_initial_data(self, request) -> dict:
+        """A member of one organization adds rows to that one without choosing it."""
+        initial = super().get_changeform_initial_data(request)
+        organization_id = _only_organization_id(request.user)
+        if issubclass(self.model, TenantModel) and organization_id is not None:
+            initial.setdefault("organization", organization_id)
+        return initial
+
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
         if obj is not None and "organization" not in readonly:
@@ -113,6 +132,8 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         kwargs["queryset"] = self._choices(db_field, request)
+        if db_field.name == "organization" and _only_organization_id(request.user) is not None:
+            kwargs["empty_label"] = None  # their one organization, pre-selected, nothing else
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
@@ -124,3 +145,11 @@ class TenantModelAdmin(admin.ModelAdmin):
         related = db_field.remote_field.model
         perm = self._perm("add") if related is Organization else view_permission(related)
         return roles.permitted(request.user, perm, related._default_manager.all())
+
+
+def _only_organization_id(user) -> int | None:
+    """The organization of a member of exactly one (a platform admin works across them all)."""
+    grants = roles.grants_of(user)
+    if roles.is_platform_admin(user) or len(grants) != 1:
+        return None
+    return next(iter(grants))

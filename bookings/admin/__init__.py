@@ -4,7 +4,7 @@ windows and car reviews (resources.py), and the staff workspace's pages (booking
 from django.contrib import admin
 
 from bookings.admin import bookings, resources
-from bookings.workspace import calendar, desk
+from bookings.workspace import calendar, customers, desk
 
 admin.site.register_page("calendar/", calendar.calendar, "workspace_calendar")
 admin.site.register_page("desk/book/", desk.book, "workspace_book")
@@ -12,6 +12,8 @@ admin.site.register_page("desk/bookings/<str:code>/move/", desk.move, "workspace
 admin.site.register_page("desk/bookings/<str:code>/payment/", desk.pay, "workspace_pay")
 admin.site.register_page("desk/bookings/<str:code>/status/", desk.status, "workspace_status")
 admin.site.register_page("desk/block/", desk.block, "workspace_block")
-admin.site.register_page("desk/customers/<int:customer_id>/", desk.customer, "workspace_customer")
+admin.site.register_page(
+    "desk/customers/<int:customer_id>/", customers.customer, "workspace_customer"
+)
 
 __all__ = ["bookings", "resources"]

@@ -20,10 +20,12 @@ from bookings.models import (
     OpeningHours,
     OutboxEmail,
     Service,
+    ServiceKind,
     ServiceVehiclePrice,
 )
 from bookings.policy import ADD_BOOKING, STATUS_MOVES, UPCOMING_STATUSES
 from bookings.selectors import bookings_during_closure
+from bookings.selectors.catalogue import service_kinds_of
 from bookings.services import (
     booking_cancel,
     booking_complete,
@@ -69,6 +71,17 @@ class ServiceAdmin(TenantModelAdmin):
         ),
         ("Price and resources", {"fields": ["price", "resources"]}),
     ]
+
+    def get_inlines(self, request, obj):
+        # Vehicle prices replace an appointment's price (a wash per vehicle type); a rental is
+        # priced from the car's daily rate. So they follow the service's kind, and on a new
+        # service, what the business offers (a rentals-only business never sees them).
+        if obj is not None:
+            appointments = obj.kind == ServiceKind.APPOINTMENT
+        else:
+            offered = service_kinds_of(request.user)
+            appointments = not offered or ServiceKind.APPOINTMENT in offered
+        return super().get_inlines(request, obj) if appointments else []
 
     def save_formset(self, request, form, formset, change):
         # Vehicle prices belong to the service's organization, like the service itself.

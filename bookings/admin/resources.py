@@ -12,6 +12,8 @@ from bookings.errors import SlotUnavailable
 from bookings.models import CarReview, Maintenance, ReviewStatus
 from bookings.services import car_review_moderate, time_block_create
 from bookings.services.maintenance import bookings_in_the_way
+from fleet.models import ResourceKind
+from fleet.selectors import resource_kinds_of
 
 
 class MaintenanceForm(forms.ModelForm):
@@ -95,6 +97,12 @@ class CarReviewAdmin(TenantModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # reviews come from customers
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        # Only a business with cars has car reviews in its menu (as fleet.admin.CarAdmin).
+        return ResourceKind.CAR in resource_kinds_of(
+            request.user
+        ) and super().has_module_permission(request)
 
     def _moderate(self, request: HttpRequest, queryset: QuerySet, approve: bool) -> None:
         moderated = 0

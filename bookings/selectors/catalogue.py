@@ -5,7 +5,15 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from accounts.models import Location
-from bookings.models import CarReview, Occupancy, ReviewStatus, Service, ServiceVehiclePrice
+from accounts.roles import grants_of, is_platform_admin
+from bookings.models import (
+    CarReview,
+    Occupancy,
+    ReviewStatus,
+    Service,
+    ServiceKind,
+    ServiceVehiclePrice,
+)
 from fleet.models import Car, Resource
 
 
@@ -79,3 +87,19 @@ def car_search(
     if free_from is not None and free_to is not None:
         cars = cars_free_between(cars, free_from, free_to)
     return cars
+
+
+def service_kinds_of(user) -> frozenset[str]:
+    """The kinds of service the user's organizations offer (appointments, rentals), like
+    fleet.selectors.resource_kinds_of: read once per request; every kind for a platform admin."""
+    if is_platform_admin(user):
+        return frozenset(ServiceKind.values)
+    cached = getattr(user, "_service_kinds", None)
+    if cached is None:
+        cached = frozenset(
+            Service.objects.filter(organization_id__in=list(grants_of(user)))
+            .values_list("kind", flat=True)
+            .distinct()
+        )
+        user._service_kinds = cached
+    return cached

@@ -305,7 +305,3 @@ def block(request: HttpRequest) -> HttpResponse:
 
 def pay(request: HttpRequest, code: str) -> HttpResponse:
     raise Http404("Being built.")
-
-
-def customer(request: HttpRequest, customer_id: int) -> HttpResponse:
-    raise Http404("Being built.")
