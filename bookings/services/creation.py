@@ -187,7 +187,7 @@ def booking_create(
                     "ends_at": ends_at.isoformat(),
                     "total_price": str(price.total),
                     **(
-                        {"outside_hours_reason": outside_hours_reason}
+                        {"outside_hours": outside_hours_reason}
                         if outside_hours_reason
                         else {}
                     ),

@@ -29,4 +29,4 @@ def customer(request: HttpRequest, customer_id: int) -> HttpResponse:
         "history": customer_history(request.user, found),
         "book_url": f"{reverse('admin:workspace_book')}?customer={found.pk}",
     }
-    return TemplateResponse(request, "workspace/customer.html", context)
+    return TemplateResponse(request, "admin/workspace/customer.html", context)

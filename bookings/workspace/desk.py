@@ -108,6 +108,7 @@ def book(request: HttpRequest) -> HttpResponse:
     customers = user_customers.none()
     if query:
         customers = customers_matching(query) & user_customers
+        customers = user_customers.filter(pk__in=customers.values("pk")[:20])
     if picked.isdigit():
         customers = user_customers.filter(pk__in=[picked, *customers.values("pk")])
     if request.method == "POST":

@@ -2,6 +2,7 @@
 here (a time the clocks skip is refused); every rule of booking stays in bookings.services."""
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -10,7 +11,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from accounts.models import Customer, Location
 from accounts.tenancy import ScopedModelChoiceField
-from bookings.models import BlockKind, Service, ServiceKind, VehicleType
+from bookings.models import BlockKind, PaymentMethod, Service, ServiceKind, VehicleType
 from bookings.pages.forms import wall_clock_instant
 from fleet.models import Resource
 
@@ -47,7 +48,7 @@ def customers_matching(query: str) -> QuerySet[Customer]:
     if len(digits) >= 4:
         # Phones are stored as E.164 (+358401234567); a local 040 123 4567 matches its tail.
         condition |= Q(phone__contains=digits.lstrip("0"))
-    return Customer.objects.filter(condition).order_by("full_name", "pk")[:20]
+    return Customer.objects.filter(condition).order_by("full_name", "pk")
 
 
 class DeskBookingForm(LocalTimeMixin, forms.Form):
@@ -212,3 +213,14 @@ def default_block_period(day, at: time) -> dict:
         "end_date": end.date(),
         "end_time": end.time(),
     }
+
+
+class PaymentForm(forms.Form):
+    """Money taken or given back at the desk, in the organization's currency."""
+
+    KINDS = [("payment", "Payment"), ("deposit", "Deposit"), ("refund", "Refund")]
+
+    kind = forms.ChoiceField(label="What", choices=KINDS, initial="payment")
+    amount = forms.DecimalField(label="Amount", min_value=Decimal("0.01"), decimal_places=2)
+    method = forms.ChoiceField(label="Method", choices=PaymentMethod.choices, initial="card")
+    note = forms.CharField(label="Note", required=False, max_length=200)
