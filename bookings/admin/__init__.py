@@ -3,7 +3,7 @@ windows and car reviews (resources.py), and the staff workspace's pages (booking
 
 from django.contrib import admin
 
-from bookings.admin import bookings, resources
+from bookings.admin import bookings, payments, resources  # noqa: F401 (registers)
 from bookings.workspace import calendar, desk
 
 admin.site.register_page("calendar/", calendar.calendar, "workspace_calendar")

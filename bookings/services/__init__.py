@@ -32,3 +32,7 @@ __all__ = [
     "guest_booking_create",
     "maintenance_schedule",
 ]
+
+from bookings.services.payments import payment_record, payment_refund, payment_status_of
+
+__all__ += ["payment_record", "payment_refund", "payment_status_of"]
