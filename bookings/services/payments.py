@@ -18,7 +18,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from bookings.errors import PaymentRefused
-from bookings.models import Booking, BookingStatus, Payment, PaymentKind, PaymentStatus
+from bookings.models import (
+    Booking,
+    BookingStatus,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+    PaymentStatus,
+)
 from bookings.services.timeline import event_record
 
 # A cancelled booking and a no-show only give money back (the module's docstring says why).
@@ -102,6 +109,8 @@ def _payment_write(
     note: str,
 ) -> Payment:
     _check_amount(amount)
+    if method not in PaymentMethod.values:
+        raise PaymentRefused(f"{method!r} is not a way of paying here.", method=method)
     # The booking's row lock serializes every payment of it; the scoped manager makes another
     # tenant's booking as absent as a missing one.
     booking = Booking.objects.select_for_update().get(pk=booking.pk)

@@ -117,6 +117,12 @@ def test_amounts_that_are_not_whole_cents_or_not_positive_are_refused(booking, a
     assert payments_of(booking) == []
 
 
+def test_an_unknown_method_is_refused(booking):
+    with pytest.raises(PaymentRefused, match="not a way of paying"):
+        pay(booking, "1.00", method="iou")
+    assert payments_of(booking) == []
+
+
 def test_trailing_zeros_are_still_whole_cents(booking):
     pay(booking, "10.500")
     assert payments_of(booking) == [("payment", Decimal("10.50"))]
