@@ -136,6 +136,7 @@ def _payment_write(
             refundable=str(net),
         )
 
+    amount = amount.quantize(Decimal("0.01"))  # 10.500 is 10.50, on the row and the timeline
     payment = Payment.objects.create(
         organization_id=booking.organization_id,
         booking=booking,
