@@ -55,6 +55,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("bookingevent", "view", app="bookings")
         # Change: only to send a failed email again (bookings.admin); the email is never edited.
         | _perms("outboxemail", "view", "change", app="bookings")
+        # Payments are rows that are never changed: a refund is a row of its own.
+        | _perms("payment", "view", "add", "refund", app="bookings")
         | REPORTS
     ),
     Role.MANAGER: frozenset(
@@ -73,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("booking", "view", "add", "change", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         | _perms("outboxemail", "view", "change", app="bookings")
+        | _perms("payment", "view", "add", "refund", app="bookings")
         | REPORTS
     ),
     Role.STAFF: frozenset(
@@ -89,6 +92,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("maintenance", "view", "add", "delete", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         | _perms("outboxemail", "view", app="bookings")
+        # A barber takes payment at the chair, so staff take payments of their own bookings
+        # (add_payment is checked against the booking being paid); giving money back is left
+        # to owners and managers, who answer for the till.
+        | _perms("payment", "view", "add", app="bookings")
     ),
 }
 
@@ -103,6 +110,7 @@ OWN_ROWS_ONLY: dict[str, frozenset[str]] = {
         | _perms("maintenance", "view", "add", "delete", app="bookings")
         | _perms("bookingevent", "view", app="bookings")
         | _perms("outboxemail", "view", app="bookings")
+        | _perms("payment", "view", "add", app="bookings")
     ),
 }
 

@@ -30,9 +30,17 @@ class LocationDay(TenantModel):
     completed = models.PositiveIntegerField(help_text="Bookings starting this day, completed.")
     cancelled = models.PositiveIntegerField(help_text="Bookings starting this day, cancelled.")
     no_shows = models.PositiveIntegerField(help_text="Bookings starting this day, no-shows.")
-    paid_bookings = models.PositiveIntegerField(help_text="Completed and paid in full.")
-    revenue = models.DecimalField(max_digits=14, decimal_places=2)
-    average_booking_value = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    paid_bookings = models.PositiveIntegerField(
+        help_text="Bookings starting this day that kept money: payments above their refunds."
+    )
+    revenue = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Payments less refunds of the bookings starting this day, whatever their status.",
+    )
+    average_booking_value = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, help_text="Revenue per paid booking."
+    )
     unique_customers = models.PositiveIntegerField()
     customer_ids = ArrayField(
         models.BigIntegerField(), help_text="Customers of the bookings taking place."
@@ -71,7 +79,11 @@ class OfferingMonth(TenantModel):
     resource = models.ForeignKey(Resource, on_delete=models.DO_NOTHING, related_name="+")
     month = models.DateField(help_text="The first day of the month.")
     bookings = models.PositiveIntegerField(help_text="Not cancelled, not no-shows.")
-    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    revenue = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Payments less refunds of the bookings starting in the month, any status.",
+    )
 
     tenant_location_path = "location"
 

@@ -96,7 +96,7 @@ class Figures:
 
     @property
     def average_booking_value(self) -> Decimal | None:
-        """Revenue per completed and paid booking."""
+        """Revenue per booking that kept money (a deposit counts; a full refund does not)."""
         if not self.paid_bookings:
             return None
         return (self.revenue / self.paid_bookings).quantize(Decimal("0.01"))

@@ -46,3 +46,12 @@ class ReviewNotAllowed(DomainError):
 
     code = "review_not_allowed"
     status_code = status.HTTP_409_CONFLICT
+
+
+class PaymentRefused(DomainError):
+    """The amount cannot be taken or given back: more than is owed or was paid, not a sum of
+    money, or a booking that takes no more payments. 409: it is the booking's state that
+    refuses (a form or serializer checks the amount's shape first, as a 400)."""
+
+    code = "payment_refused"
+    status_code = status.HTTP_409_CONFLICT

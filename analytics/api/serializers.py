@@ -47,10 +47,16 @@ class FiguresSerializer(serializers.Serializer):
     completed = serializers.IntegerField()
     cancelled = serializers.IntegerField()
     no_shows = serializers.IntegerField()
-    paid_bookings = serializers.IntegerField(help_text="Completed and paid in full.")
-    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    paid_bookings = serializers.IntegerField(
+        help_text="Bookings that kept money: payments above their refunds."
+    )
+    revenue = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Payments less refunds of the bookings starting then, whatever their status.",
+    )
     average_booking_value = serializers.DecimalField(
-        max_digits=14, decimal_places=2, allow_null=True
+        max_digits=14, decimal_places=2, allow_null=True, help_text="Revenue per paid booking."
     )
     unique_customers = serializers.IntegerField()
 

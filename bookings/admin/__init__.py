@@ -3,7 +3,7 @@ windows and car reviews (resources.py), and the staff workspace's pages (booking
 
 from django.contrib import admin
 
-from bookings.admin import bookings, resources
+from bookings.admin import bookings, payments, resources
 from bookings.workspace import calendar, customers, desk
 
 admin.site.register_page("calendar/", calendar.calendar, "workspace_calendar")
@@ -16,4 +16,4 @@ admin.site.register_page(
     "desk/customers/<int:customer_id>/", customers.customer, "workspace_customer"
 )
 
-__all__ = ["bookings", "resources"]
+__all__ = ["bookings", "payments", "resources"]

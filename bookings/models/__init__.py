@@ -20,6 +20,7 @@ from bookings.models.catalogue import (
 )
 from bookings.models.occupancy import BlockKind, Maintenance, Occupancy
 from bookings.models.outbox import EmailKind, EmailStatus, OutboxEmail
+from bookings.models.payments import Payment, PaymentKind, PaymentMethod
 from bookings.models.reviews import CarReview, ReviewStatus
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "OccupancyRange",
     "OpeningHours",
     "OutboxEmail",
+    "Payment",
+    "PaymentKind",
+    "PaymentMethod",
     "PaymentStatus",
     "ReviewStatus",
     "Service",

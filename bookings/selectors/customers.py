@@ -5,20 +5,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 
 from accounts.models import Customer, User
 from accounts.roles import permitted
-from bookings.models import Booking, BookingStatus, PaymentStatus
+from bookings.models import Booking, BookingStatus, Payment, PaymentKind
 
 # How many past bookings the page lists (the latest); the totals always cover every booking.
 PAST_SHOWN = 100
 
-# What the customer has spent: completed bookings that are paid, at their total price. The one
-# place this figure is defined; when payment rows arrive (bookings.models.payments) it becomes
-# their sum, and nothing else has to change.
-SPENT = Q(status=BookingStatus.COMPLETED, payment_status=PaymentStatus.PAID)
+# What the customer has spent: the money the business kept from them, their payments less
+# refunds (the rows of bookings.models.Payment), as the dashboard counts revenue.
+SPENT = Sum(
+    Case(When(kind=PaymentKind.REFUND, then=-F("amount")), default=F("amount")),
+    default=Decimal("0"),
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,6 @@ def customer_history(
     listed = bookings.select_related("service", "resource", "location")
     totals = bookings.aggregate(
         past_count=Count("pk", filter=Q(ends_at__lte=now)),
-        total_spent=Sum("total_price", filter=SPENT, default=Decimal("0")),
         no_shows=Count("pk", filter=Q(status=BookingStatus.NO_SHOW)),
         cancellations=Count("pk", filter=Q(status=BookingStatus.CANCELLED)),
     )
@@ -57,5 +58,6 @@ def customer_history(
         upcoming=list(listed.filter(ends_at__gt=now).order_by("starts_at", "pk")),
         past=list(listed.filter(ends_at__lte=now).order_by("-starts_at", "-pk")[:PAST_SHOWN]),
         currency=customer.organization.currency,
+        total_spent=Payment.objects.filter(booking__in=bookings).aggregate(spent=SPENT)["spent"],
         **totals,
     )

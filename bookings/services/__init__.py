@@ -1,5 +1,5 @@
 """Every write of the engine, one module per concern: creation, lifecycle, reschedule,
-maintenance, reviews; occupancy and timeline are the steps they share."""
+maintenance (blocked time), payments, reviews; occupancy and timeline are the steps they share."""
 
 from bookings.services.creation import (
     account_booking_create,
@@ -15,6 +15,7 @@ from bookings.services.lifecycle import (
     booking_start,
 )
 from bookings.services.maintenance import time_block_create
+from bookings.services.payments import payment_record, payment_refund, payment_status_of
 from bookings.services.reschedule import booking_reschedule
 from bookings.services.reviews import car_rating_refresh, car_review_create, car_review_moderate
 
@@ -32,5 +33,8 @@ __all__ = [
     "car_review_create",
     "car_review_moderate",
     "guest_booking_create",
+    "payment_record",
+    "payment_refund",
+    "payment_status_of",
     "time_block_create",
 ]

@@ -186,11 +186,7 @@ def booking_create(
                     "starts_at": starts_at.isoformat(),
                     "ends_at": ends_at.isoformat(),
                     "total_price": str(price.total),
-                    **(
-                        {"outside_hours": outside_hours_reason}
-                        if outside_hours_reason
-                        else {}
-                    ),
+                    **({"outside_hours": outside_hours_reason} if outside_hours_reason else {}),
                 },
             )
             email_queue(booking, kind=EmailKind.CONFIRMATION, event_key="created")

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_POST
 from accounts.models import Customer, Location
 from accounts.roles import permitted
 from accounts.services import customer_for_desk
-from bookings.errors import SlotUnavailable, StaleVersion
-from bookings.models import Booking, BookingSource, ServiceKind
+from bookings.errors import PaymentRefused, SlotUnavailable, StaleVersion
+from bookings.models import Booking, BookingSource, Payment, ServiceKind
 from bookings.policy import ADD_BOOKING, CHANGE_BOOKING, STATUS_MOVES, booking_notice
 from bookings.selectors import access_booking, nearest_slots
 from bookings.services import (
@@ -30,13 +30,17 @@ from bookings.services import (
     booking_cancel,
     booking_create,
     booking_reschedule,
+    payment_record,
+    payment_refund,
     time_block_create,
 )
+from bookings.services.payments import net_paid
 from bookings.workspace.forms import (
     BlockForm,
     CancelForm,
     DeskBookingForm,
     MoveForm,
+    PaymentForm,
     StatusForm,
     customers_matching,
     default_block_period,
@@ -46,6 +50,9 @@ from config.api.fields import FIRST_DAY, LAST_DAY
 from fleet.models import Resource
 
 VIEW_LOCATION = "accounts.view_location"
+TAKE_PAYMENT = "bookings.add_payment"
+GIVE_REFUND = "bookings.refund_payment"
+VIEW_PAYMENT = "bookings.view_payment"
 VIEW_CUSTOMER = "accounts.view_customer"
 ADD_BLOCK = "bookings.add_maintenance"
 BAD_REQUEST = 400
@@ -305,4 +312,50 @@ def block(request: HttpRequest) -> HttpResponse:
 
 
 def pay(request: HttpRequest, code: str) -> HttpResponse:
-    raise Http404("Being built.")
+    """Take a payment or a deposit, or give money back; the payment status follows the rows."""
+    booking = access_booking(request.user, code, TAKE_PAYMENT)
+    form = PaymentForm(request.POST if request.method == "POST" else None)
+    context = {"title": f"Payment for {booking.code}", "booking": booking, "form": form}
+    status_code = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["kind"] == "refund":
+                    if not request.user.has_perm(GIVE_REFUND, booking):
+                        raise PaymentRefused("Only owners and managers give money back.")
+                    payment = payment_refund(
+                        actor=request.user,
+                        booking=booking,
+                        amount=data["amount"],
+                        method=data["method"],
+                        note=data["note"],
+                    )
+                else:
+                    payment = payment_record(
+                        actor=request.user,
+                        booking=booking,
+                        amount=data["amount"],
+                        method=data["method"],
+                        is_deposit=data["kind"] == "deposit",
+                        note=data["note"],
+                    )
+            except DomainError as refused:
+                context["refusal"], status_code = refused.message, refused.status_code
+            else:
+                messages.success(
+                    request,
+                    f"Recorded: {payment.get_kind_display().lower()} of {payment.amount} "
+                    f"{payment.currency} ({payment.get_method_display().lower()}).",
+                )
+                return redirect(booking_page_url(booking))
+        else:
+            status_code = BAD_REQUEST
+    booking.refresh_from_db()
+    context.update(
+        net_paid=net_paid(booking),
+        payments=permitted(request.user, VIEW_PAYMENT, Payment.objects.filter(booking=booking))
+        .select_related("recorded_by")
+        .order_by("created_at", "pk"),
+    )
+    return _page(request, "pay.html", context, status=status_code)

@@ -1,13 +1,28 @@
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
+from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
-from bookings.models import Booking, Occupancy, OpeningHours, Service
+from bookings.models import (
+    Booking,
+    BookingEvent,
+    BookingSource,
+    BookingStatus,
+    Occupancy,
+    OpeningHours,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+    Service,
+)
 from bookings.policy import RELEASING_STATUSES
+from bookings.services import payment_status_of
 from fleet.models import Car, Resource
 
 
@@ -27,6 +42,8 @@ def counts() -> dict[str, int]:
                 OpeningHours,
                 Booking,
                 Occupancy,
+                BookingEvent,
+                Payment,
             )
         }
 
@@ -66,3 +83,40 @@ def test_seed_demo_refuses_to_publish_logins_when_debug_is_off(settings):
     with pytest.raises(CommandError, match="DEBUG is off"):
         call_command("seed_demo", stdout=StringIO())
     assert counts()["User"] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2029, 12, 5, 10, 30, tzinfo=UTC),  # a Wednesday, midday everywhere
+        datetime(2029, 12, 8, 22, 50, tzinfo=UTC),  # Sunday 00:50 in Helsinki, shops closed
+    ],
+)
+def test_seed_demo_books_today_and_two_weeks_ahead_in_every_status_some_paid(now):
+    with time_machine.travel(now, tick=False):
+        call_command("seed_demo", "--allow-without-debug", stdout=StringIO())
+        first = counts()
+        call_command("seed_demo", "--allow-without-debug", stdout=StringIO())
+        assert counts() == first  # still idempotent on the same day
+
+    with scopes_disabled():
+        for organization in Organization.objects.all():
+            # today's and the days ahead (the history's were booked by customers)
+            upcoming = organization.bookings.filter(source=BookingSource.STAFF)
+            assert upcoming.filter(ends_at__lt=now - timedelta(days=1)).count() == 0
+            assert set(upcoming.values_list("status", flat=True)) == set(BookingStatus.values), (
+                organization.slug
+            )
+            two_weeks = (now, now + timedelta(days=14))
+            assert upcoming.filter(starts_at__range=two_weeks).count() > 5
+            payments = Payment.objects.filter(booking__in=upcoming)
+            assert payments.filter(is_deposit=True).exists(), organization.slug
+            assert payments.filter(kind=PaymentKind.REFUND).exists(), organization.slug
+            assert payments.filter(kind=PaymentKind.PAYMENT, is_deposit=False).exists()
+        recent = Payment.objects.filter(booking__source=BookingSource.STAFF)
+        methods = recent.values_list("method", flat=True)
+        assert {PaymentMethod.CASH, PaymentMethod.CARD} <= set(methods)
+        # every booking's payment status is what its payment rows make it
+        for booking in Booking.objects.filter(Q(payments__isnull=False) | Q(ends_at__gte=now)):
+            assert booking.payment_status == payment_status_of(booking), booking.code

@@ -21,10 +21,12 @@ from bookings.models import (
     BookingEvent,
     BookingStatus,
     Occupancy,
+    Payment,
     PaymentStatus,
     ServiceKind,
 )
 from bookings.policy import RELEASING_STATUSES
+from bookings.services import payment_status_of
 from fleet.models import Car
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +71,13 @@ def test_seed_benchmark_pays_prices_and_dates_the_bookings_as_a_business_would()
         active = bookings.exclude(status__in=RELEASING_STATUSES)
         assert Occupancy.objects.count() == active.count()
         assert not active.filter(occupancy__isnull=True).exists()
+        # The payment rows are what each payment status says (revenue is their sum), and none
+        # was taken after now or before its booking was made.
+        assert Payment.objects.exists()
+        for booking in bookings.order_by("pk")[::50]:
+            assert booking.payment_status == payment_status_of(booking), booking.code
+        assert not Payment.objects.filter(created_at__gt=now).exists()
+        assert not Payment.objects.filter(created_at__lt=F("booking__created_at")).exists()
 
 
 def test_benchmark_analytics_refuses_without_the_benchmark_organization():

@@ -136,11 +136,12 @@ class Rentals:
         ann, ben, cat = self.ann, self.ben, self.cat
         # resource, customer, start and end (local), status, payment, price, made at (local)
         self.bookings = [
-            # Helsinki, Friday 26 October: h1-h6, every outcome, and Ann twice.
+            # Helsinki, Friday 26 October: h1-h6, every outcome, and Ann twice; h4 was
+            # cancelled after a deposit (6.00) that the business kept.
             b(bay1, ann, "10-26 10:00", "10-26 11:00", COMPLETED, PAID, "30.00", "10-20 10:00"),
             b(bay2, ben, "10-26 10:00", "10-26 11:00", COMPLETED, REFUNDED, "30.00", "10-25 12:00"),
             b(bay1, ann, "10-26 12:00", "10-26 13:00", COMPLETED, UNPAID, "30.00", "10-25 12:00"),
-            b(bay1, cat, "10-26 14:00", "10-26 15:00", CANCELLED, UNPAID, "30.00", "10-25 12:00"),
+            b(bay1, cat, "10-26 14:00", "10-26 15:00", CANCELLED, DEPOSIT, "30.00", "10-25 12:00"),
             b(bay2, cat, "10-26 15:00", "10-26 16:00", NO_SHOW, UNPAID, "30.00", "10-26 08:00"),
             b(bay1, ben, "10-26 16:00", "10-26 17:00", COMPLETED, PAID, "45.00", "10-26 08:00"),
             # h7: a three-day rental over the 25-hour Sunday.
@@ -150,6 +151,7 @@ class Rentals:
             # h9: ends exactly at midnight, so on the Sunday only.
             b(bay1, ben, "10-28 23:00", "10-29 00:00", CONFIRMED, UNPAID, "30.00", "10-28 10:00"),
             # h10, h11: Tuesday 30 October, closed 12-14; half an hour of each is in open hours.
+            # h10 was completed on its deposit (6.00) alone.
             b(bay1, cat, "10-30 16:30", "10-30 17:30", COMPLETED, DEPOSIT, "30.00", "10-29 09:00"),
             b(bay2, ann, "10-30 13:30", "10-30 14:30", COMPLETED, PAID, "30.00", "10-29 09:00"),
             # h12: on AS_OF's local day, booked the evening before.
@@ -300,18 +302,18 @@ def test_location_days_count_each_booking_on_its_local_days(refreshed):
         # h1 and the rental were made a week ahead; made-only days have rows too.
         day("10-20"): figures(created=2),
         day("10-25"): figures(created=3),
-        # h1, h2, h3, h6 take place (not h4, cancelled, nor h5, a no-show); the four are
-        # completed but only h1 (30) and h6 (45) are paid: h2 was refunded, h3 is unpaid.
-        # Ann's two bookings make one customer.
+        # h1, h2, h3, h6 take place (not h4, cancelled, nor h5, a no-show). Revenue is the
+        # money kept: h1 (30), h6 (45) and the cancelled h4's deposit (6); h2 was paid and
+        # refunded, h3 is unpaid. Ann's two bookings make one customer.
         day("10-26"): figures(
             created=2,
             taking_place=4,
             completed=4,
             cancelled=1,
             no_shows=1,
-            paid_bookings=2,
-            revenue="75.00",
-            average="37.50",
+            paid_bookings=3,
+            revenue="81.00",
+            average="27.00",
             unique_customers=2,
             customers=(s.ann, s.ben),
         ),
@@ -340,13 +342,13 @@ def test_location_days_count_each_booking_on_its_local_days(refreshed):
         day("10-29"): figures(
             created=2, taking_place=2, unique_customers=2, customers=(s.ann, s.cat)
         ),
-        # h10 is completed on a deposit only: not paid in full.
+        # h11 paid in full (30), h10 its deposit only (6).
         day("10-30"): figures(
             taking_place=2,
             completed=2,
-            paid_bookings=1,
-            revenue="30.00",
-            average="30.00",
+            paid_bookings=2,
+            revenue="36.00",
+            average="18.00",
             unique_customers=2,
             customers=(s.ann, s.cat),
         ),
@@ -428,13 +430,14 @@ def test_resource_days_are_open_minutes_less_closures_and_kept_bookings_inside_t
     assert {d: b for (_, d), (_, b) in ny.items() if b} == {day("10-30"): 60}
 
 
-def test_offering_months_count_kept_bookings_and_paid_revenue_by_local_month(refreshed):
+def test_offering_months_count_kept_bookings_and_money_kept_by_local_month(refreshed):
     s = refreshed
 
     assert offering_months(s.hel) == {
-        # h1, h3, h6, h9, h10 (not the cancelled h4); paid in full: h1 30 + h6 45.
-        ("Wash", "Bay 1", date(2029, 10, 1)): (5, Decimal("75.00")),
-        # h2 (refunded), h8, h11 (not the no-show h5); paid: h8 + h11.
+        # h1, h3, h6, h9, h10 (not the cancelled h4); money kept: h1 30 + h6 45, and the
+        # deposits of h10 (6) and of the cancelled h4 (6).
+        ("Wash", "Bay 1", date(2029, 10, 1)): (5, Decimal("87.00")),
+        # h2 (refunded), h8, h11 (not the no-show h5); kept: h8 + h11.
         ("Wash", "Bay 2", date(2029, 10, 1)): (3, Decimal("60.00")),
         ("Rental", "Volvo", date(2029, 10, 1)): (1, Decimal("240.00")),
         # h12 on 1 November is after the cutoff: no November row.
@@ -669,10 +672,10 @@ def test_the_report_is_the_same_whenever_the_views_were_refreshed(rentals, refre
     assert actual.top_cars == expected.top_cars
     assert actual.usage == expected.usage
     # Taking place, by day: Helsinki 4 + 1 + 3 + 2 + 2 + 1 (1 November), New York 1 + 1 + 2
-    # + 1 (31 October); paid in full: h1 h6 h7 h8 h11, n0 n1 n2.
+    # + 1 (31 October); money kept: h1 h4 h6 h7 h8 h10 h11, n0 n1 n2.
     totals = actual.totals
     assert (totals.taking_place, totals.paid_bookings, totals.revenue) == (
         13 + 5,
-        5 + 3,
-        Decimal("375.00") + Decimal("150.00"),
+        7 + 3,
+        Decimal("387.00") + Decimal("150.00"),
     )

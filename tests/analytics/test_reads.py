@@ -20,7 +20,7 @@ from django_scopes import scopes_disabled
 
 from analytics.models import ReportView
 from analytics.services import view_refresh
-from bookings.models import Booking, BookingStatus
+from bookings.models import Booking, BookingStatus, Payment, PaymentKind, PaymentMethod
 from tests.factories import BookingFactory
 from tests.scenarios import NOW, ReportingTenant
 
@@ -51,11 +51,24 @@ def alpha(db, fixed_now) -> ReportingTenant:
             for n in range(12, HISTORY + 12)
         )
         # Made a day ahead, like real bookings (auto_now_add stamped them all "now").
-        Booking.objects.filter(code__startswith="HIST").update(
-            created_at=F("starts_at") - timedelta(days=1)
+        history = Booking.objects.filter(code__startswith="HIST")
+        history.update(created_at=F("starts_at") - timedelta(days=1))
+        # Each kept a deposit, so revenue has payment rows to read: two years of them.
+        Payment.objects.bulk_create(
+            Payment(
+                organization=tenant.organization,
+                booking=booking,
+                kind=PaymentKind.PAYMENT,
+                method=PaymentMethod.CASH,
+                amount=Decimal("0.50"),
+                currency=booking.currency,
+                is_deposit=True,
+            )
+            for booking in history
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE bookings_booking")
+        cursor.execute("ANALYZE bookings_payment")
     for view in ReportView:
         view_refresh(view=view)
     return tenant
@@ -134,6 +147,17 @@ def test_every_read_of_bookings_reaches_only_the_days_asked_for(alpha, client_fo
     for sql in reads:
         scans = list(scans_of("bookings_booking", plan(sql)))
         assert scans and all(reads_a_slice(*scan) for scan in scans), (sql, scans)
+
+
+def test_payments_are_read_by_booking_through_their_index(alpha, client_for):
+    """Revenue is the bookings' payments: the live slice reads those of its bookings only."""
+    queries = dashboard_queries(client_for(alpha.owner))
+
+    reads = [sql for sql in queries if "bookings_payment" in sql]
+    assert len(reads) == 2  # the live slices of the two views with revenue
+    for sql in reads:
+        scans = list(scans_of("bookings_payment", plan(sql)))
+        assert scans and all(bounded_by_an_index(scan) for scan, _ in scans), (sql, scans)
 
 
 def test_view_reads_use_the_views_indexes(alpha, client_for):

@@ -12,7 +12,8 @@ some with a deposit paid. Each booking was made up to 14 days before it starts o
 is still to come, some time since the first day.
 
 Rows are written in bulk (the services would take minutes for 100k bookings), keeping what the
-services guarantee: one occupancy per active booking, no overlaps, a timeline entry each. The
+services guarantee: one occupancy per active booking, no overlaps, a timeline entry each, the
+payment rows its payment status stands for (revenue is read from them). The
 same --seed gives the same data set, placed around the day it runs. Run `VACUUM ANALYZE` on it
 before measuring (docs/indexes.md, analytics' `benchmark_analytics`).
 """

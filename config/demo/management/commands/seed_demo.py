@@ -12,7 +12,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
-from config.demo.engine import seed_bookings, seed_engine, seed_history
+from config.demo.engine import seed_engine, seed_history, seed_upcoming
 
 DEMO_PASSWORD = "demo-pass-2026"
 PLATFORM_ADMIN_EMAIL = "admin@demo.example"
@@ -188,7 +188,7 @@ class Command(BaseCommand):
                 for name, email, phone in demo.customers
             ]
             seed_history(organization, customers)
-            seed_bookings(organization, customers)
+            seed_upcoming(organization, customers)
             logins.append((f"{demo.kind} customer", "own bookings", customer_user))
 
         self._print_summary(logins)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0010_maintenance_kind_and_series'),
+        ('bookings', '0011_payment'),
     ]
 
     operations = [
