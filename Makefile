@@ -35,6 +35,7 @@ run: seed
 	@echo "Serving on http://$(HOST):$(PORT)/"
 	@echo "  booking pages   http://$(HOST):$(PORT)/"
 	@echo "  staff admin     http://$(HOST):$(PORT)/admin/"
+	@echo "  staff calendar  http://$(HOST):$(PORT)/admin/calendar/"
 	@echo "  dashboard       http://$(HOST):$(PORT)/admin/analytics/"
 	@echo "  metrics         http://$(HOST):$(PORT)/metrics"
 	@echo "  customer emails var/mail/ (one file per email, with its .ics)"

@@ -232,3 +232,19 @@ class RoleBackend(ModelBackend):
             for grant in grants_of(user_obj).values()
             for perm in ROLE_PERMISSIONS[grant.role]
         )
+
+
+def kinds_in_organizations(user, model: type[models.Model], all_kinds: list[str]) -> frozenset:
+    """The `kind` values of a model's rows in the user's organizations (what kinds of resource
+    or service the business has), read once per user object, i.e. once per request; every
+    kind for a platform admin. The admin shows what fits the business from these."""
+    if is_platform_admin(user):
+        return frozenset(all_kinds)
+    cache = user.__dict__.setdefault("_kinds_in_organizations", {})
+    if model not in cache:
+        cache[model] = frozenset(
+            model._default_manager.filter(organization_id__in=list(grants_of(user)))
+            .values_list("kind", flat=True)
+            .distinct()
+        )
+    return cache[model]

@@ -200,6 +200,8 @@ class BookingAdmin(TenantModelAdmin):
     date_hierarchy = "starts_at"
     inlines = [OutboxEmailInline]
     change_form_template = "admin/bookings/booking/change_form.html"
+    # The period is shown on the location's clock (local_period) and changed only by a move.
+    exclude = ["starts_at", "ends_at"]
     readonly_fields = [
         "code",
         "organization",
@@ -255,6 +257,11 @@ class BookingAdmin(TenantModelAdmin):
                 and BookingStatus.CANCELLED in STATUS_MOVES[booking.status],
                 "may_move": may_change and booking.status in UPCOMING_STATUSES,
                 "cancel_form": CancelForm(initial={"version": booking.version}),
+                # Nothing on this page is edited in place: every change is a desk action.
+                "show_save": False,
+                "show_save_and_continue": False,
+                "show_save_and_add_another": False,
+                "show_delete": False,
             }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 

@@ -3,6 +3,8 @@
 Searching goes through bookings.selectors.car_search, the same search the car pages use.
 """
 
+from datetime import UTC
+
 from django import forms
 from django.db.models import F
 from django.shortcuts import get_object_or_404
@@ -17,6 +19,7 @@ from bookings.api.catalogue import IF_NONE_MATCH, NOT_MODIFIED, PublicEndpoint
 from bookings.api.serializers import DateRangeQuerySerializer
 from bookings.models import CarReview
 from bookings.selectors import bookable_cars, car_free_periods, car_reviews_published, car_search
+from config.api.fields import FIRST_DAY, LAST_DAY, OUT_OF_RANGE
 from fleet.models import Car, CarFeature, Transmission
 
 # The criteria the car pages search by too; the filter hands them to car_search.
@@ -87,6 +90,15 @@ class NullsLastOrderingFilter(filters.OrderingFilter):
 class CarFilterForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
+        for name in ("free_from", "free_to"):
+            instant = data.get(name)
+            if instant is None:
+                continue
+            # In UTC, as PostgreSQL takes no offset beyond 15:59; within the platform's years.
+            instant = instant.astimezone(UTC)
+            if not FIRST_DAY <= instant.date() <= LAST_DAY:
+                self.add_error(name, OUT_OF_RANGE)
+            data[name] = instant
         free_from, free_to = data.get("free_from"), data.get("free_to")
         if (free_from is None) != (free_to is None):
             raise forms.ValidationError("Give both free_from and free_to, or neither.")

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from accounts.models import Location
-from accounts.roles import grants_of, is_platform_admin
+from accounts.roles import kinds_in_organizations
 from bookings.models import (
     CarReview,
     Occupancy,
@@ -90,16 +90,5 @@ def car_search(
 
 
 def service_kinds_of(user) -> frozenset[str]:
-    """The kinds of service the user's organizations offer (appointments, rentals), like
-    fleet.selectors.resource_kinds_of: read once per request; every kind for a platform admin."""
-    if is_platform_admin(user):
-        return frozenset(ServiceKind.values)
-    cached = getattr(user, "_service_kinds", None)
-    if cached is None:
-        cached = frozenset(
-            Service.objects.filter(organization_id__in=list(grants_of(user)))
-            .values_list("kind", flat=True)
-            .distinct()
-        )
-        user._service_kinds = cached
-    return cached
+    """The kinds of service the user's organizations offer (appointments, rentals)."""
+    return kinds_in_organizations(user, Service, ServiceKind.values)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bookings.models import Booking, BookingEvent
+from bookings.models import Booking, BookingEvent, BookingSource
 
 WHEN = "%a %d %b %H:%M"
 
@@ -30,19 +30,25 @@ def _local(value: str | None, zone: ZoneInfo) -> str:
     return datetime.fromisoformat(value).astimezone(zone).strftime(WHEN)
 
 
-def _by(event: BookingEvent) -> str:
-    if event.actor is None:
-        return "by the customer" if event.kind in ("created", "cancelled", "rescheduled") else ""
-    return f"by {event.actor.full_name or event.actor.email}"
-
-
-def describe(event: BookingEvent, zone: ZoneInfo) -> str:
-    """One event in words, times on the location's wall clock."""
-    changes, by = event.changes or {}, _by(event)
+def _by(event: BookingEvent, source: str) -> str:
+    """Who did it: a staff member by name; without one, the customer (through the pages or
+    the app), since only customers act without an account of the business."""
+    if event.actor is not None:
+        return f"by {event.actor.full_name or event.actor.email}"
     if event.kind == "created":
+        return {BookingSource.CUSTOMER: "online", BookingSource.API: "in the app"}.get(source, "")
+    return "by the customer" if event.kind in ("cancelled", "rescheduled") else ""
+
+
+def describe(event: BookingEvent, zone: ZoneInfo, source: str = "") -> str:
+    """One event in words, times on the location's wall clock."""
+    changes, by = event.changes or {}, _by(event, source)
+    if event.kind == "created" and "starts_at" not in changes:
+        text = "Booked"  # seeded history records no details
+    elif event.kind == "created":
         text = (
-            f"Booked for {_local(changes.get('starts_at'), zone)} on {changes.get('resource', '?')}"
-            f" ({changes.get('total_price', '?')})"
+            f"Booked for {_local(changes.get('starts_at'), zone)} on {changes.get('resource')}"
+            f" ({changes.get('total_price')})"
         )
         if reason := changes.get("outside_hours"):
             text += f", outside opening hours: {reason}"
@@ -72,4 +78,7 @@ def timeline(booking: Booking) -> list[TimelineLine]:
     """The booking's events, oldest first, in words."""
     zone = booking.location.time_zone
     events = booking.events.select_related("actor").order_by("created_at", "pk")
-    return [TimelineLine(at=event.created_at, text=describe(event, zone)) for event in events]
+    return [
+        TimelineLine(at=event.created_at, text=describe(event, zone, booking.source))
+        for event in events
+    ]

@@ -95,6 +95,8 @@ def test_cars_free_over_a_period_leave_out_the_booked_one(alpha, fleet, api):
         ("free_from=2030-01-08T10:00:00Z", "non_field_errors"),
         ("free_from=2030-01-08T10:00:00Z&free_to=2030-01-08T09:00:00Z", "free_to"),
         ("ordering=colour", "ordering"),
+        # Found by schemathesis: an offset PostgreSQL cannot store, in a year nothing is booked.
+        ("free_from=0254-10-24T14:06:58-22:37&free_to=2030-01-07T11:00:00%2B02:00", "free_from"),
     ],
 )
 def test_bad_search_input_is_refused_by_field(fleet, api, query, field):

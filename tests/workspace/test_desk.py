@@ -238,6 +238,7 @@ def test_the_booking_page_offers_only_the_legal_moves_and_cancel_needs_a_reason(
         assert f'data-testid="{move}"' in body
     assert 'data-testid="move-complete"' not in body  # it has not started
     assert "Europe/Helsinki" in body and "Mon 07 Jan 2030 10:00" in body
+    assert 'name="starts_at_0"' not in body and 'name="_save"' not in body  # nothing edited here
 
     status = reverse("admin:workspace_status", args=[booking.code])
     client.post(status, {"move": "cancel", "version": booking.version, "reason": ""})
