@@ -1,5 +1,3 @@
-import re
-
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -9,6 +7,7 @@ from django.db.models import Count, Prefetch
 from accounts import roles
 from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, view_permission
 from accounts.models import Customer, Location, Membership, Organization, User
+from accounts.selectors import phone_search_digits
 from accounts.services import (
     membership_create,
     membership_exists,
@@ -179,22 +178,6 @@ class MembershipAdmin(TenantModelAdmin):
         if not obj.limited_to_locations:
             return "All locations"
         return ", ".join(location.name for location in obj.locations.all())
-
-
-# A search typed like a phone number: digits with the usual separators, and enough digits.
-PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
-PHONE_MIN_DIGITS = 6
-
-
-def phone_search_digits(term: str) -> str | None:
-    """The digits to look for in stored numbers (E.164, "+358401234567") when `term` is a
-    phone number however it was typed: "040 123 4567" (national: the trunk 0 dropped),
-    "+358 40 1234567", "00358401234567" (international: the 00 dropped). None otherwise."""
-    term = term.strip()
-    if not PHONE_LIKE.match(term):
-        return None
-    digits = re.sub(r"\D", "", term).lstrip("0")
-    return digits if len(digits) >= PHONE_MIN_DIGITS else None
 
 
 @admin.register(Customer)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.html import format_html
 
@@ -243,7 +243,10 @@ class BookingAdmin(TenantModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The booking's page: its details on the location's clock, the timeline in words, and
-        the desk's actions that the engine would accept now."""
+        the desk's actions that the engine would accept now. Nothing is saved from this page:
+        a posted form would write back a copy read before a desk action changed the booking."""
+        if request.method == "POST":
+            return HttpResponseNotAllowed(["GET"])
         booking = self.get_object(request, object_id)
         extra = {}
         if booking is not None:

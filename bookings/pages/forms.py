@@ -1,7 +1,7 @@
 """The booking pages' forms. They turn what a customer typed into aware datetimes and clean
 values, with a message next to each field; the rules of booking stay in bookings.services."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -11,17 +11,8 @@ from phonenumber_field.formfields import PhoneNumberField
 from accounts.models import Location
 from accounts.tenancy import ScopedModelChoiceField
 from bookings.models import VehicleType
-from config.api.fields import FIRST_DAY, LAST_DAY
+from config.api.fields import FIRST_DAY, LAST_DAY, wall_clock_instant
 from fleet.models import CarFeature, Transmission
-
-
-def wall_clock_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The instant a wall clock in `zone` shows `at` on `day`; ValueError if it never does
-    (the hour skipped when clocks go forward)."""
-    instant = datetime.combine(day, at, tzinfo=zone)
-    if instant.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != datetime.combine(day, at):
-        raise ValueError(f"{at:%H:%M} does not exist on {day:%-d %B %Y}: the clocks go forward.")
-    return instant
 
 
 class InstantField(forms.DateTimeField):

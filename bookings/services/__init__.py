@@ -4,6 +4,7 @@ maintenance (blocked time), payments, reviews; occupancy and timeline are the st
 from bookings.services.creation import (
     account_booking_create,
     booking_create,
+    desk_booking_create,
     guest_booking_create,
 )
 from bookings.services.lifecycle import (
@@ -32,6 +33,7 @@ __all__ = [
     "car_rating_refresh",
     "car_review_create",
     "car_review_moderate",
+    "desk_booking_create",
     "guest_booking_create",
     "payment_record",
     "payment_refund",

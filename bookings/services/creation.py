@@ -5,13 +5,14 @@ booking_create tries the insert in a savepoint and turns the constraint violatio
 SlotUnavailable, moving on to the next free resource when the customer asked for any.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Customer, Location, Organization, User
-from accounts.services import customer_for_account, customer_for_guest
+from accounts.services import customer_for_account, customer_for_desk, customer_for_guest
 from bookings.errors import InvalidBookingRequest, SlotUnavailable
 from bookings.models import (
     Booking,
@@ -195,6 +196,26 @@ def booking_create(
     raise SlotUnavailable("This time was just taken. Please choose another.")
 
 
+def _once_per_submission(submission_key: str, book: Callable[[], Booking]) -> Booking:
+    """Book once per form: a form posted twice (a double click, a reload) carries the same
+    `submission_key` and gets the first booking back, even when both posts race."""
+    if submission_key and (done := Booking.objects.filter(submission_key=submission_key).first()):
+        return done
+    try:
+        with transaction.atomic():
+            return book()
+    except IntegrityError:
+        # Posted twice at once: the other post's booking committed first and holds the key.
+        done = (
+            Booking.objects.filter(submission_key=submission_key).first()
+            if submission_key
+            else None
+        )
+        if done is None:
+            raise
+        return done
+
+
 @transaction.atomic
 def guest_booking_create(
     *,
@@ -208,33 +229,55 @@ def guest_booking_create(
     """A booking from the booking pages, by a customer without an account: the whole step.
 
     The customer profile is found by email or made, in the booking's transaction: if the slot
-    is taken, the new profile is rolled back with everything else. A form posted twice (a
-    double click, a reload) carries the same `submission_key` and gets the first booking back.
+    is taken, the new profile is rolled back with everything else.
     """
-    if submission_key and (done := Booking.objects.filter(submission_key=submission_key).first()):
-        return done
-    try:
-        with transaction.atomic():
-            customer = customer_for_guest(
-                organization=organization, full_name=full_name, email=email, phone=phone
-            )
-            return booking_create(
-                actor=None,
-                source=BookingSource.CUSTOMER,
-                customer=customer,
-                submission_key=submission_key,
-                **booking,
-            )
-    except IntegrityError:
-        # Posted twice at once: the other post's booking committed first and holds the key.
-        done = (
-            Booking.objects.filter(submission_key=submission_key).first()
-            if submission_key
-            else None
+
+    def book() -> Booking:
+        customer = customer_for_guest(
+            organization=organization, full_name=full_name, email=email, phone=phone
         )
-        if done is None:
-            raise
-        return done
+        return booking_create(
+            actor=None,
+            source=BookingSource.CUSTOMER,
+            customer=customer,
+            submission_key=submission_key,
+            **booking,
+        )
+
+    return _once_per_submission(submission_key, book)
+
+
+@transaction.atomic
+def desk_booking_create(
+    *,
+    actor: User,
+    organization: Organization,
+    customer: Customer | None,
+    full_name: str = "",
+    phone: str = "",
+    email: str = "",
+    submission_key: str = "",
+    **booking,
+) -> Booking:
+    """A booking staff make at the desk for a walk-in or a caller: the whole step.
+
+    The customer is the one picked, else found by email or phone, else made (a name and a phone
+    are enough), in the booking's transaction, so a refused time leaves no new customer behind.
+    """
+
+    def book() -> Booking:
+        booked_for = customer or customer_for_desk(
+            organization=organization, full_name=full_name, phone=phone, email=email
+        )
+        return booking_create(
+            actor=actor,
+            source=BookingSource.STAFF,
+            customer=booked_for,
+            submission_key=submission_key,
+            **booking,
+        )
+
+    return _once_per_submission(submission_key, book)
 
 
 @transaction.atomic

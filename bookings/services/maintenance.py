@@ -15,6 +15,7 @@ from bookings.errors import InvalidBookingRequest, SlotUnavailable
 from bookings.models import BlockKind, Booking, Maintenance
 from bookings.policy import HOLDING_STATUSES
 from bookings.services.occupancy import occupy
+from config.api.fields import wall_clock_instant
 from fleet.models import Resource
 
 MAX_WEEKS = 52
@@ -22,13 +23,21 @@ MAX_WEEKS = 52
 
 def _weekly(starts_at: datetime, ends_at: datetime, weeks: int, zone) -> list[tuple]:
     """The same wall-clock period on `weeks` consecutive weeks: a lunch at 12:00 stays at 12:00
-    local time across a daylight-saving change."""
+    local time across a daylight-saving change. A week whose time the clocks skip is refused
+    rather than moved by an hour."""
     local_start, local_end = starts_at.astimezone(zone), ends_at.astimezone(zone)
     periods = []
     for week in range(weeks):
         shift = timedelta(days=7 * week)
-        start = (local_start.replace(tzinfo=None) + shift).replace(tzinfo=zone)
-        end = (local_end.replace(tzinfo=None) + shift).replace(tzinfo=zone)
+        try:
+            start = wall_clock_instant(
+                local_start.date() + shift, local_start.time().replace(tzinfo=None), zone
+            )
+            end = wall_clock_instant(
+                local_end.date() + shift, local_end.time().replace(tzinfo=None), zone
+            )
+        except ValueError as error:
+            raise InvalidBookingRequest(f"Week {week + 1}: {error}", field="weeks") from error
         periods.append((start, end))
     return periods
 

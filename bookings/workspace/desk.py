@@ -6,11 +6,11 @@ engine decides: a taken slot is refused by the exclusion constraint and answered
 nearest free times; a stale version says someone changed the booking and shows it as it is now.
 """
 
+import uuid
 from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -20,16 +20,16 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Customer, Location
 from accounts.roles import permitted
-from accounts.services import customer_for_desk
-from bookings.errors import PaymentRefused, SlotUnavailable, StaleVersion
-from bookings.models import Booking, BookingSource, Payment, ServiceKind
+from accounts.selectors import customers_matching
+from bookings.errors import StaleVersion
+from bookings.models import Booking, Payment, ServiceKind
 from bookings.policy import ADD_BOOKING, CHANGE_BOOKING, STATUS_MOVES, booking_notice
 from bookings.selectors import access_booking, nearest_slots
 from bookings.services import (
     STAFF_MOVES,
     booking_cancel,
-    booking_create,
     booking_reschedule,
+    desk_booking_create,
     payment_record,
     payment_refund,
     time_block_create,
@@ -42,7 +42,6 @@ from bookings.workspace.forms import (
     MoveForm,
     PaymentForm,
     StatusForm,
-    customers_matching,
     default_block_period,
 )
 from config.api.errors import DomainError
@@ -69,110 +68,120 @@ def booking_page_url(booking: Booking) -> str:
     return reverse("admin:bookings_booking_change", args=[booking.pk])
 
 
-def _page(request: HttpRequest, template: str, context: dict, status: int = 200):
-    return TemplateResponse(
+def _page(
+    request: HttpRequest, template: str, context: dict, *, location: Location, status: int = 200
+) -> TemplateResponse:
+    """A desk page, rendered now under the location's zone: every time on it is that wall
+    clock's, as staff and customers there read it."""
+    response = TemplateResponse(
         request,
         f"admin/workspace/{template}",
         {**admin.site.each_context(request), **context},
         status=status,
     )
+    with timezone.override(location.time_zone):
+        return response.render()
+
+
+def _id(raw: str | None) -> int | None:
+    """An id from a query string: ASCII digits only ("²" and "1.5" are not ids)."""
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 def _desk_location(request: HttpRequest, perm: str) -> Location:
     """The location of the request (?location=, else the resource's, else the first one the
     user may work at), if the role table grants `perm` there; 404 otherwise."""
     locations = permitted(request.user, VIEW_LOCATION, Location.objects.order_by("name", "pk"))
-    raw = request.GET.get("location") or request.POST.get("location")
-    if raw is None and (resource_id := request.GET.get("resource")):
-        raw = str(
+    location_id = _id(request.GET.get("location") or request.POST.get("location"))
+    if location_id is None and (resource_id := _id(request.GET.get("resource"))):
+        location_id = (
             Resource.objects.filter(pk=resource_id).values_list("location_id", flat=True).first()
         )
-    location = locations.filter(pk=raw).first() if raw and raw.isdigit() else locations.first()
+    location = locations.filter(pk=location_id).first() if location_id else locations.first()
     if location is None or not request.user.has_perm(perm, location):
         raise Http404("No such location.")
     return location
 
 
 def _start_from_query(request: HttpRequest, location: Location) -> datetime:
-    """The instant a calendar cell links with (?starts_at=ISO with offset); else the next hour."""
+    """The instant a calendar cell links with (?starts_at=ISO with offset); else the start of
+    the current hour on the location's clock."""
     try:
         instant = datetime.fromisoformat(request.GET.get("starts_at", ""))
     except ValueError:
         instant = None
-    if instant is None or timezone.is_naive(instant):
-        instant = timezone.now().replace(minute=0, second=0, microsecond=0)
-    if not FIRST_DAY <= instant.date() <= LAST_DAY:
+    if instant is None or timezone.is_naive(instant) or not FIRST_DAY <= instant.date() <= LAST_DAY:
         instant = timezone.now()
+        local = instant.astimezone(location.time_zone)
+        return local.replace(minute=0, second=0, microsecond=0)
     return instant.astimezone(location.time_zone)
 
 
 def book(request: HttpRequest) -> HttpResponse:
     """Book a walk-in or a phone customer through the engine (source "staff")."""
     location = _desk_location(request, ADD_BOOKING)
-    user_customers = permitted(request.user, VIEW_CUSTOMER, Customer.objects.all())
-    query = request.GET.get("q", "").strip()
-    picked = request.GET.get("customer", "")
-    customers = user_customers.none()
+    # The organization's customers the user may see; the picker offers only these.
+    user_customers = permitted(
+        request.user, VIEW_CUSTOMER, Customer.objects.filter(organization=location.organization)
+    )
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:100]
+    picked = _id(request.GET.get("customer"))
+    matches = user_customers.none()
     if query:
-        customers = customers_matching(query) & user_customers
-        customers = user_customers.filter(pk__in=customers.values("pk")[:20])
-    if picked.isdigit():
-        customers = user_customers.filter(pk__in=[picked, *customers.values("pk")])
+        matches = customers_matching(user_customers, query)[:20]
     if request.method == "POST":
-        # The picker's choices are whatever was offered; check the posted one is reachable.
-        customers = user_customers
-        form = DeskBookingForm(request.POST, location=location, customers=customers)
+        form = DeskBookingForm(request.POST, location=location, customers=user_customers)
     else:
         start = _start_from_query(request, location)
+        offered = user_customers.filter(pk__in=[picked, *(c.pk for c in matches)])
         form = DeskBookingForm(
             location=location,
-            customers=customers,
+            customers=offered,
             initial={
-                "customer": int(picked) if picked.isdigit() else None,
-                "resource": request.GET.get("resource"),
+                "customer": picked,
+                "resource": _id(request.GET.get("resource")),
                 "start_date": start.date(),
                 "start_time": start.time().replace(second=0, microsecond=0),
+                "submission": uuid.uuid4().hex,
             },
         )
+        matches = list(offered) if picked and not query else list(matches)
     context = {
         "title": f"Book at {location.name}",
         "location": location,
         "form": form,
         "query": query,
-        "matches": customers if request.method == "GET" else None,
+        "matches": matches if request.method == "GET" else None,
     }
     if request.method == "GET":
-        return _page(request, "book.html", context)
+        return _page(request, "book.html", context, location=location)
     if not form.is_valid():
-        return _page(request, "book.html", context, status=BAD_REQUEST)
+        return _page(request, "book.html", context, location=location, status=BAD_REQUEST)
     data = form.cleaned_data
     try:
-        with transaction.atomic():
-            customer = data["customer"] or customer_for_desk(
-                organization=location.organization,
-                full_name=data["full_name"].strip(),
-                phone=str(data["phone"] or ""),
-                email=data["email"],
-            )
-            booking = booking_create(
-                actor=request.user,
-                source=BookingSource.STAFF,
-                service=data["service"],
-                location=location,
-                customer=customer,
-                starts_at=data["starts_at"],
-                ends_at=data["ends_at"],
-                resource=data["resource"],
-                vehicle_type=data["vehicle_type"],
-                notes=data["notes"],
-                outside_hours_reason=data["outside_hours_reason"].strip(),
-            )
+        booking = desk_booking_create(
+            actor=request.user,
+            organization=location.organization,
+            customer=data["customer"],
+            full_name=data["full_name"].strip(),
+            phone=str(data["phone"] or ""),
+            email=data["email"],
+            submission_key=data["submission"],
+            service=data["service"],
+            location=location,
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            resource=data["resource"],
+            vehicle_type=data["vehicle_type"],
+            notes=data["notes"],
+            outside_hours_reason=data["outside_hours_reason"].strip(),
+        )
     except DomainError as refused:
         context.update(refusal=refused.message, **_alternatives(request, data, location))
-        return _page(request, "book.html", context, status=refused.status_code)
+        return _page(request, "book.html", context, location=location, status=refused.status_code)
     messages.success(
         request,
-        f"Booked {booking.code}: {customer.full_name}, {booking.service.name} on "
+        f"Booked {booking.code}: {booking.customer.full_name}, {booking.service.name} on "
         f"{booking.resource.name}.",
     )
     return redirect(calendar_url(location, booking.starts_at))
@@ -198,11 +207,11 @@ def move(request: HttpRequest, code: str) -> HttpResponse:
     context = {"title": f"Move {booking.code}", "booking": booking}
     if request.method != "POST":
         context["form"] = MoveForm(initial=MoveForm.initial_for(booking), booking=booking)
-        return _page(request, "move.html", context)
+        return _page(request, "move.html", context, location=booking.location)
     form = MoveForm(request.POST, booking=booking)
     context["form"] = form
     if not form.is_valid():
-        return _page(request, "move.html", context, status=BAD_REQUEST)
+        return _page(request, "move.html", context, location=booking.location, status=BAD_REQUEST)
     data = form.cleaned_data
     try:
         moved = booking_reschedule(
@@ -220,10 +229,14 @@ def move(request: HttpRequest, code: str) -> HttpResponse:
             refusal=f"{refused.message} It now reads as below.",
             form=MoveForm(initial=MoveForm.initial_for(current), booking=current),
         )
-        return _page(request, "move.html", context, status=refused.status_code)
+        return _page(
+            request, "move.html", context, location=current.location, status=refused.status_code
+        )
     except DomainError as refused:
         context["refusal"] = refused.message
-        return _page(request, "move.html", context, status=refused.status_code)
+        return _page(
+            request, "move.html", context, location=booking.location, status=refused.status_code
+        )
     messages.success(request, f"Moved {moved.code}; the customer gets an email.")
     return redirect(calendar_url(moved.location, moved.starts_at))
 
@@ -250,7 +263,7 @@ def status(request: HttpRequest, code: str) -> HttpResponse:
             if not form.is_valid() or name not in STAFF_MOVES:
                 messages.error(request, "Unknown action.")
                 return redirect(booking_page_url(booking))
-            _to, service = STAFF_MOVES[name]
+            service = STAFF_MOVES[name][1]
             service(
                 actor=request.user, booking=booking, expected_version=form.cleaned_data["version"]
             )
@@ -280,17 +293,17 @@ def block(request: HttpRequest) -> HttpResponse:
             resources=resources,
             zone=zone,
             initial={
-                "resource": request.GET.get("resource"),
+                "resource": _id(request.GET.get("resource")),
                 **default_block_period(start.date(), start.time().replace(second=0)),
             },
         )
-        return _page(
-            request, "block.html", {"title": "Block time", "location": location, "form": form}
-        )
-    form = BlockForm(request.POST, resources=resources, zone=zone)
+    else:
+        form = BlockForm(request.POST, resources=resources, zone=zone)
     context = {"title": "Block time", "location": location, "form": form}
+    if request.method != "POST":
+        return _page(request, "block.html", context, location=location)
     if not form.is_valid():
-        return _page(request, "block.html", context, status=BAD_REQUEST)
+        return _page(request, "block.html", context, location=location, status=BAD_REQUEST)
     data = form.cleaned_data
     try:
         blocks = time_block_create(
@@ -302,9 +315,9 @@ def block(request: HttpRequest) -> HttpResponse:
             kind=data["kind"],
             weeks=data["weeks"],
         )
-    except SlotUnavailable as refused:
+    except DomainError as refused:
         context["refusal"] = refused.message
-        return _page(request, "block.html", context, status=refused.status_code)
+        return _page(request, "block.html", context, location=location, status=refused.status_code)
     messages.success(
         request, f"Blocked {data['resource']}: {data['reason']} ({len(blocks)} time(s))."
     )
@@ -314,7 +327,8 @@ def block(request: HttpRequest) -> HttpResponse:
 def pay(request: HttpRequest, code: str) -> HttpResponse:
     """Take a payment or a deposit, or give money back; the payment status follows the rows."""
     booking = access_booking(request.user, code, TAKE_PAYMENT)
-    form = PaymentForm(request.POST if request.method == "POST" else None)
+    may_refund = request.user.has_perm(GIVE_REFUND, booking)
+    form = PaymentForm(request.POST if request.method == "POST" else None, may_refund=may_refund)
     context = {"title": f"Payment for {booking.code}", "booking": booking, "form": form}
     status_code = 200
     if request.method == "POST":
@@ -322,8 +336,6 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
             data = form.cleaned_data
             try:
                 if data["kind"] == "refund":
-                    if not request.user.has_perm(GIVE_REFUND, booking):
-                        raise PaymentRefused("Only owners and managers give money back.")
                     payment = payment_refund(
                         actor=request.user,
                         booking=booking,
@@ -358,4 +370,4 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         .select_related("recorded_by")
         .order_by("created_at", "pk"),
     )
-    return _page(request, "pay.html", context, status=status_code)
+    return _page(request, "pay.html", context, location=booking.location, status=status_code)

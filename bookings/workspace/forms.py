@@ -6,13 +6,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from phonenumber_field.formfields import PhoneNumberField
 
 from accounts.models import Customer, Location
 from accounts.tenancy import ScopedModelChoiceField
 from bookings.models import BlockKind, PaymentMethod, Service, ServiceKind, VehicleType
-from bookings.pages.forms import wall_clock_instant
+from config.api.fields import wall_clock_instant
 from fleet.models import Resource
 
 
@@ -38,17 +38,6 @@ def _date_field(label: str) -> forms.DateField:
 
 def _time_field(label: str) -> forms.TimeField:
     return forms.TimeField(label=label, widget=forms.TimeInput({"type": "time", "step": 300}))
-
-
-def customers_matching(query: str) -> QuerySet[Customer]:
-    """The customer picker's search: part of the name or email, or the digits of a phone."""
-    query = query.strip()
-    condition = Q(full_name__icontains=query) | Q(email__icontains=query)
-    digits = "".join(ch for ch in query if ch.isdigit())
-    if len(digits) >= 4:
-        # Phones are stored as E.164 (+358401234567); a local 040 123 4567 matches its tail.
-        condition |= Q(phone__contains=digits.lstrip("0"))
-    return Customer.objects.filter(condition).order_by("full_name", "pk")
 
 
 class DeskBookingForm(LocalTimeMixin, forms.Form):
@@ -80,6 +69,8 @@ class DeskBookingForm(LocalTimeMixin, forms.Form):
         label="Vehicle type", choices=[("", "-"), *VehicleType.choices], required=False
     )
     notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea({"rows": 2}))
+    # Drawn when the form is shown: the same form posted twice (a double click) books once.
+    submission = forms.RegexField(r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)
     outside_hours_reason = forms.CharField(
         label="Book outside opening hours because…",
         required=False,
@@ -224,3 +215,8 @@ class PaymentForm(forms.Form):
     amount = forms.DecimalField(label="Amount", min_value=Decimal("0.01"), decimal_places=2)
     method = forms.ChoiceField(label="Method", choices=PaymentMethod.choices, initial="card")
     note = forms.CharField(label="Note", required=False, max_length=200)
+
+    def __init__(self, *args, may_refund: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_refund:  # giving money back is for those who answer for the till
+            self.fields["kind"].choices = [c for c in self.KINDS if c[0] != "refund"]

@@ -1,7 +1,8 @@
 """The fields every API endpoint and page form share: the calendar anything can be booked in,
 and instants that must carry their UTC offset."""
 
-from datetime import UTC, date
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -12,6 +13,17 @@ from rest_framework import serializers
 # standard time (+01:39:49 in Helsinki).
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 OUT_OF_RANGE = f"Must be between {FIRST_DAY} and {LAST_DAY}."
+
+
+def wall_clock_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The instant a wall clock in `zone` shows `at` on `day`; ValueError if it never does
+    (the hour skipped when clocks go forward) or the day is outside the platform's years."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(OUT_OF_RANGE)
+    instant = datetime.combine(day, at, tzinfo=zone)
+    if instant.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != datetime.combine(day, at):
+        raise ValueError(f"{at:%H:%M} does not exist on {day:%-d %B %Y}: the clocks go forward.")
+    return instant
 
 
 class CalendarDateField(serializers.DateField):

@@ -414,3 +414,105 @@ def test_staff_made_bookings_via_the_service_are_confirmed_and_customers_pending
         by_customer = book(wash, starts_at=EIGHT + timedelta(hours=1))
     assert (by_desk.status, by_customer.status) == (BookingStatus.CONFIRMED, BookingStatus.PENDING)
     assert NOW < EIGHT
+
+
+# --- Found in review: odd input is a 4xx, a double click books once, times are local ---------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"resource": "abc"},
+        {"location": "\u00b2"},
+        {"customer": "\u00b2"},
+        {"q": "a\x00b"},
+        {"starts_at": "garbage"},
+        {"starts_at": "0001-01-01T00:00:00+00:00"},
+    ],
+)
+def test_odd_query_strings_at_the_desk_are_never_a_500(wash, query):
+    client = signed_in(wash.owner)
+    assert client.get(BOOK, query).status_code in (200, 404)
+    assert client.get(BLOCK, query).status_code in (200, 404)
+
+
+def test_a_date_outside_the_platforms_years_is_a_400_naming_the_field(wash):
+    response = signed_in(wash.owner).post(BOOK, walk_in(wash, start_date="0001-01-01"))
+    assert response.status_code == 400
+    assert "Must be between" in response.content.decode()
+
+
+def test_the_same_desk_form_posted_twice_books_once(wash):
+    form = walk_in(wash, resource="", submission="a" * 32)
+    client = signed_in(wash.owner)
+    assert client.post(BOOK, form).status_code == 302
+    assert client.post(BOOK, form).status_code == 302
+    assert len(bookings()) == 1
+
+
+def test_the_nearest_free_times_are_shown_on_the_locations_clock(wash):
+    with scopes_disabled():
+        book(wash, resource=wash.bay1)
+        book(wash, resource=wash.bay2)
+    response = signed_in(wash.owner).post(BOOK, walk_in(wash, resource=""))
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "Mon 7 Jan 11:00" in body and "Mon 7 Jan 09:00" in body  # Helsinki, not UTC
+    assert "Mon 7 Jan 07:00" not in body
+
+
+def test_a_weekly_block_whose_time_the_clocks_skip_is_refused_not_a_500(wash):
+    # 2030-03-31 is the spring-forward day in Helsinki: 03:30 does not exist that day.
+    with scopes_disabled():
+        wash.service.maximum_advance_days = 365
+        wash.service.save(update_fields=["maximum_advance_days"])
+    response = signed_in(wash.owner).post(
+        BLOCK,
+        {
+            "location": wash.location.pk,
+            "resource": wash.bay1.pk,
+            "kind": BlockKind.MAINTENANCE,
+            "reason": "Night works",
+            "start_date": "2030-03-24",
+            "start_time": "03:30",
+            "end_date": "2030-03-24",
+            "end_time": "04:15",
+            "weeks": 2,
+        },
+    )
+    assert response.status_code == 400
+    assert "does not exist" in response.content.decode()
+    with scopes_disabled():
+        assert not Maintenance.objects.exists()
+
+
+def test_staff_are_not_offered_refunds_and_cannot_post_one(wash, barber):
+    user, chair = barber
+    with scopes_disabled():
+        booking = book(wash, resource=chair)
+    url = reverse("admin:workspace_pay", args=[booking.code])
+    client = signed_in(user)
+    page = client.get(url)
+    assert page.status_code == 200 and 'value="refund"' not in page.content.decode()
+    refused = client.post(url, {"kind": "refund", "amount": "1.00", "method": "cash"})
+    assert refused.status_code == 400
+    with scopes_disabled():
+        assert not booking.payments.exists()
+
+
+def test_the_picker_offers_only_this_organizations_customers_to_a_member_of_two(wash):
+    other = CarWash("Other", "other-wash")
+    MembershipFactory(organization=other.organization, role=Role.OWNER, user=wash.owner)
+    with scopes_disabled():
+        Customer.objects.create(organization=other.organization, full_name="Anna Theirs")
+        Customer.objects.create(organization=wash.organization, full_name="Anna Mine")
+    page = signed_in(wash.owner).get(BOOK, {"location": wash.location.pk, "q": "anna"})
+    assert "Anna Mine" in page.content.decode() and "Anna Theirs" not in page.content.decode()
+
+
+def test_the_booking_page_saves_nothing_posted_to_it(wash):
+    with scopes_disabled():
+        booking = book(wash)
+    url = reverse("admin:bookings_booking_change", args=[booking.pk])
+    assert signed_in(wash.owner).post(url, {"notes": "changed"}).status_code == 405
+    assert bookings()[0].notes == ""
