@@ -40,7 +40,7 @@ run: seed
 	@echo "  metrics         http://$(HOST):$(PORT)/metrics"
 	@echo "  customer emails var/mail/ (one file per email, with its .ics)"
 	@echo ""
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS)

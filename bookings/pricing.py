@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from accounts.models import Location
-from bookings.models import Service, ServiceKind
+from bookings.models import Service, ServiceKind, VehicleType
 from fleet.models import Resource
 
 CENT = Decimal("0.01")
@@ -56,3 +56,33 @@ def quote(
             if vehicle_price.vehicle_type == vehicle_type:
                 unit_price = vehicle_price.price
     return Quote(unit_price=unit_price, units=1, currency=currency)
+
+
+@dataclass(frozen=True)
+class VehiclePrice:
+    """What one vehicle type pays for a service: its own price, or the base price."""
+
+    vehicle_type: str
+    label: str
+    price: Decimal
+
+
+def vehicle_prices(service: Service) -> list[VehiclePrice]:
+    """Every vehicle type's price for a service priced by vehicle (empty for any other).
+
+    A type without a price of its own pays the base price, as quote() charges it, so a list
+    that showed only the rows would hide it (the sedan at the base price) and its "from" price
+    would be wrong. Reads the prefetched `vehicle_prices`.
+    """
+    own = {row.vehicle_type: row.price for row in service.vehicle_prices.all()}
+    if not own:
+        return []
+    return [
+        VehiclePrice(vehicle_type, label, own.get(vehicle_type, service.price))
+        for vehicle_type, label in VehicleType.choices
+    ]
+
+
+def lowest_price(service: Service) -> Decimal:
+    """The least any customer pays for an appointment service: its "from" price."""
+    return min((row.price for row in vehicle_prices(service)), default=service.price)

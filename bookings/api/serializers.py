@@ -95,10 +95,24 @@ class VehiclePriceSerializer(serializers.ModelSerializer):
         fields = ["vehicle_type", "price"]
 
 
+class ServingResourceSerializer(serializers.ModelSerializer):
+    """Who or what performs a service; its id is the `resource` of a booking ("choose your
+    barber")."""
+
+    location_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Resource
+        fields = ["id", "name", "kind", "location_id"]
+
+
 class ServiceSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="organization.currency")
     vehicle_prices = VehiclePriceSerializer(many=True)
     location_ids = serializers.SerializerMethodField(help_text="Where the service is offered.")
+    resources = ServingResourceSerializer(
+        many=True, help_text="The active resources that serve it; book one by its id."
+    )
 
     class Meta:
         model = Service
@@ -112,6 +126,7 @@ class ServiceSerializer(serializers.ModelSerializer):
             "currency",
             "vehicle_prices",
             "location_ids",
+            "resources",
         ]
 
     def get_location_ids(self, service: Service) -> list[int]:

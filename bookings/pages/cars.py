@@ -3,6 +3,7 @@
 Booking the car chosen here continues on the booking pages' last steps (journey.book).
 """
 
+import functools
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from accounts.models import Location
 from bookings.models import Service, ServiceKind
 from bookings.pages.forms import CarSearchForm, RentalPeriodForm
 from bookings.pages.rendering import BAD_REQUEST, render_at
+from bookings.policy import booking_notice
 from bookings.pricing import quote
 from bookings.selectors import (
     bookable_cars,
@@ -23,6 +25,8 @@ from bookings.selectors import (
     car_reviews_published,
     car_search,
     cars_free_between,
+    period_refusal,
+    weekly_hours,
 )
 from fleet.models import Car
 
@@ -40,12 +44,27 @@ def _with_rental_service(cars: QuerySet[Car]) -> QuerySet[Car]:
     )
 
 
-def _offer(car: Car, starts_at: datetime, ends_at: datetime) -> dict:
+def _refusal(service: Service, location: Location, starts_at: datetime, ends_at: datetime):
+    """What the booking step would refuse for this period by the rules of time (notice, the
+    booking window, opening hours at pick-up and return), checked by the engine's own rule."""
+    return period_refusal(
+        service=service,
+        location=location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        notice=booking_notice(None, service),
+    )
+
+
+def _offer(car: Car, starts_at: datetime, ends_at: datetime, refusal_of=None) -> dict:
     """The car for this period: its price, and the booking pages' next step (none if no
-    service rents it out)."""
+    service rents it out, or the period breaks a rule of booking: then `refusal` says which)."""
     if not car.resource.rental_services:
-        return {"car": car, "price": None, "book_url": None}
+        return {"car": car, "price": None, "book_url": None, "refusal": None}
     service = car.resource.rental_services[0]
+    refusal = (refusal_of or _refusal)(service, car.resource.location, starts_at, ends_at)
+    if refusal:
+        return {"car": car, "price": None, "book_url": None, "refusal": refusal}
     price = quote(
         service=service,
         location=car.resource.location,
@@ -62,7 +81,7 @@ def _offer(car: Car, starts_at: datetime, ends_at: datetime) -> dict:
         },
     )
     query = {"starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "car": car.pk}
-    return {"car": car, "price": price, "book_url": f"{path}?{urlencode(query)}"}
+    return {"car": car, "price": price, "book_url": f"{path}?{urlencode(query)}", "refusal": None}
 
 
 def _default_period(zone) -> dict:
@@ -105,13 +124,19 @@ def car_search_page(request: HttpRequest, organization_slug: str) -> HttpRespons
         free_from=starts_at,
         free_to=ends_at,
     )
-    cars = _with_rental_service(cars)
+    # The rules depend on the service and the place, not the car: checked once for each.
+    refusal_of = functools.cache(_refusal)
+    offers = [_offer(car, starts_at, ends_at, refusal_of) for car in _with_rental_service(cars)]
+    # A car is offered only for a period the last step will accept; otherwise say why.
+    refusals = list(dict.fromkeys(o["refusal"].message for o in offers if o["refusal"]))
     return render_at(
         request,
         "pages/car_search.html",
         {
             "form": form,
-            "results": [_offer(car, starts_at, ends_at) for car in cars],
+            "results": [offer for offer in offers if not offer["refusal"]],
+            "refusals": refusals,
+            "hours": weekly_hours(location),
             "period_query": urlencode(
                 {key: request.GET[key] for key in RentalPeriodForm.base_fields}
             ),
@@ -127,6 +152,7 @@ def car_page(request: HttpRequest, organization_slug: str, car_id: int) -> HttpR
     zone = location.time_zone
     context = {
         "car": car,
+        "hours": weekly_hours(location),
         "reviews": car_reviews_published(car)[:20],
         "free_periods": car_free_periods(
             car=car,

@@ -4,6 +4,7 @@ values, with a message next to each field; the rules of booking stay in bookings
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from django import forms
 from django.utils import timezone
 from phonenumber_field.formfields import PhoneNumberField
@@ -11,6 +12,7 @@ from phonenumber_field.formfields import PhoneNumberField
 from accounts.models import Location
 from accounts.tenancy import ScopedModelChoiceField
 from bookings.models import VehicleType
+from bookings.pricing import VehiclePrice
 from config.api.fields import FIRST_DAY, LAST_DAY, wall_clock_instant
 from fleet.models import CarFeature, Transmission
 
@@ -36,6 +38,8 @@ class BookingChoiceForm(forms.Form):
     starts_at = InstantField()
     ends_at = InstantField(required=False)
     car = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    # The person chosen to do it ("choose your barber"); none: anyone free.
+    resource = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     # Drawn when the review is shown; the booking carries it, so posting it twice books once.
     submission = forms.RegexField(r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)
 
@@ -51,16 +55,25 @@ class BookingChoiceForm(forms.Form):
         return data
 
 
+def phone_hint(region: str) -> str:
+    """How to write a phone number for a business in `region`: a local example, or the country
+    code for a number from elsewhere (e.g. "070-123 45 67 or +46…" in Sweden)."""
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        return "Optional. With the country code, e.g. +358…"
+    national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return (
+        f"Optional. E.g. {national} or +{example.country_code}…; "
+        "a number from another country with its country code."
+    )
+
+
 class BookingDetailsForm(forms.Form):
     """The customer's contact details and wishes."""
 
     full_name = forms.CharField(label="Full name", max_length=200)
     email = forms.EmailField(label="Email", help_text="Your confirmation is sent here.")
-    phone = PhoneNumberField(
-        label="Phone",
-        required=False,
-        help_text="Optional. With the country code if it is not a Finnish number, e.g. +46…",
-    )
+    phone = PhoneNumberField(label="Phone", required=False)
     vehicle_type = forms.ChoiceField(
         label="Vehicle type", choices=VehicleType.choices, help_text="The price depends on it."
     )
@@ -71,16 +84,38 @@ class BookingDetailsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
-    def __init__(self, *args, asks_vehicle_type: bool, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        region: str,
+        vehicle_prices: list[VehiclePrice] | None = None,
+        currency: str = "",
+        **kwargs,
+    ) -> None:
+        """`region`: the location's country, in which a number without a country code is read.
+        `vehicle_prices`: the vehicle types and their prices, when the price depends on it."""
         super().__init__(*args, **kwargs)
-        if not asks_vehicle_type:
+        if vehicle_prices:
+            self.fields["vehicle_type"].choices = [
+                (row.vehicle_type, f"{row.label} — {row.price} {currency}")
+                for row in vehicle_prices
+            ]
+        else:
             del self.fields["vehicle_type"]
+        self.fields["phone"] = PhoneNumberField(
+            label="Phone", required=False, region=region, help_text=phone_hint(region)
+        )
         self.fields["full_name"].widget.attrs["autocomplete"] = "name"
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["phone"].widget.attrs.update(autocomplete="tel", type="tel")
 
     def vehicle_type_label(self) -> str:
         return VehicleType(self.cleaned_data["vehicle_type"]).label
+
+    def phone_understood(self) -> str:
+        """The number as it was read, in international format, for the review to show."""
+        phone = self.cleaned_data.get("phone")
+        return phone.as_international if phone else ""
 
     def clean_full_name(self) -> str:
         name = self.cleaned_data["full_name"].strip()

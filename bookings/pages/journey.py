@@ -10,8 +10,9 @@ the customer can do instead.
 import uuid
 from calendar import Calendar
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,18 +23,24 @@ from bookings.errors import InvalidBookingRequest, SlotUnavailable
 from bookings.manage_links import manage_token
 from bookings.models import Booking, Service, ServiceKind
 from bookings.pages.forms import BookingChoiceForm, BookingDetailsForm
-from bookings.pages.rendering import BAD_REQUEST, render_at
-from bookings.pricing import quote
+from bookings.pages.rendering import BAD_REQUEST, refusal_code, render_at, slot_times
+from bookings.pricing import lowest_price, quote, vehicle_prices
 from bookings.selectors import (
     bookable_cars,
+    bookable_locations,
     car_search,
     nearest_slots,
     offered_services,
     service_locations,
     service_slots,
+    staff_serving,
+    weekly_hours,
 )
 from bookings.services import guest_booking_create
-from fleet.models import Car
+from fleet.models import Car, Resource
+
+# How far the date picker looks for the first month with a free day.
+MONTHS_LOOKED_AHEAD = 12
 
 
 def _service_at(
@@ -47,14 +54,22 @@ def _service_at(
 
 
 def organization_home(request: HttpRequest, organization_slug: str) -> HttpResponse:
-    """An organization's landing page: its locations, its services and its fleet."""
+    """An organization's landing page: where something can be booked, its services (each
+    from its real lowest price) and its fleet."""
     services = list(offered_services())
     return render(
         request,
         "pages/home.html",
         {
-            "locations": Location.objects.order_by("name"),
-            "services": [s for s in services if s.kind == ServiceKind.APPOINTMENT],
+            "locations": [
+                {"location": location, "hours": weekly_hours(location)}
+                for location in bookable_locations()
+            ],
+            "services": [
+                {"service": s, "from_price": lowest_price(s), "by_vehicle": bool(vehicle_prices(s))}
+                for s in services
+                if s.kind == ServiceKind.APPOINTMENT
+            ],
             "rents_cars": any(s.kind == ServiceKind.RENTAL for s in services),
             "cars": bookable_cars()[:12],
         },
@@ -66,55 +81,108 @@ def service_detail(request: HttpRequest, organization_slug: str, service_id: int
     return render(
         request,
         "pages/service.html",
-        {"service": service, "locations": service_locations(service)},
+        {
+            "service": service,
+            "prices": vehicle_prices(service),
+            "locations": [
+                {"location": location, "hours": weekly_hours(location)}
+                for location in service_locations(service).prefetch_related("opening_hours")
+            ],
+        },
     )
 
 
-def _month_grid(month: date, free_days: set[date]) -> list[list[dict]]:
-    """Weeks of the month, Monday first: each day with whether it has free slots."""
+def _month_grid(month: date, free_days: set[date], today: date) -> list[list[dict]]:
+    """Weeks of the month, Monday first: each day with whether it has free slots or is past."""
     return [
         [
-            {"day": day, "in_month": day.month == month.month, "free": day in free_days}
+            {
+                "day": day,
+                "in_month": day.month == month.month,
+                "free": day in free_days,
+                "past": day < today,
+            }
             for day in week
         ]
         for week in Calendar().monthdatescalendar(month.year, month.month)
     ]
 
 
+def _month_end(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _chosen_person(request: HttpRequest, service: Service, location: Location) -> dict:
+    """The people who perform the service here and the one chosen (`?resource=`; none:
+    anyone). An id of anyone else is a 404."""
+    staff = staff_serving(service, location)
+    chosen = None
+    if request.GET.get("resource"):
+        chosen = next((r for r in staff if str(r.pk) == request.GET["resource"]), None)
+        if chosen is None:
+            raise Http404("No such person performs this service here.")
+    return {
+        "staff": staff,
+        "chosen_person": chosen,
+        "person_query": f"?resource={chosen.pk}" if chosen else "",
+    }
+
+
 def service_calendar(
     request: HttpRequest, organization_slug: str, service_id: int, location_slug: str
 ) -> HttpResponse:
-    """A month of days, those with free slots as links: the date picker."""
+    """A month of days, those with free slots as links: the date picker. Without a month asked
+    for, it opens on the first month with a free day."""
     service, location = _service_at(service_id, location_slug, kind=ServiceKind.APPOINTMENT)
+    person = _chosen_person(request, service, location)
     today = timezone.localdate(timezone=location.time_zone)
     last_day = (timezone.now() + timedelta(days=service.maximum_advance_days)).astimezone(
         location.time_zone
     )
     last_day = last_day.date()
+    first_month, last_month = today.replace(day=1), last_day.replace(day=1)
+
+    def free_days_of(month: date) -> set[date]:
+        slots = service_slots(
+            service=service,
+            location=location,
+            date_from=max(month, today),
+            date_to=min(_month_end(month), last_day),
+            resource=person["chosen_person"],
+        )
+        return {slot.starts_at.astimezone(location.time_zone).date() for slot in slots}
+
     try:
         month = date.fromisoformat(request.GET.get("month", "") + "-01")
     except ValueError:
-        month = today.replace(day=1)
-    month = min(max(month, today.replace(day=1)), last_day.replace(day=1))
-    month_end = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    slots = service_slots(
-        service=service,
-        location=location,
-        date_from=max(month, today),
-        date_to=min(month_end, last_day),
-    )
-    free_days = {slot.starts_at.astimezone(location.time_zone).date() for slot in slots}
+        month = None
+    if month is None:
+        # Look ahead a year at most: a service booked out further than that says so.
+        month = first_month
+        free_days = free_days_of(month)
+        for _ in range(MONTHS_LOOKED_AHEAD):
+            if free_days or month >= last_month:
+                break
+            month = _month_end(month) + timedelta(days=1)
+            free_days = free_days_of(month)
+        if not free_days:
+            month = first_month
+            free_days = free_days_of(month)
+    else:
+        month = min(max(month, first_month), last_month)
+        free_days = free_days_of(month)
     previous_month = (month - timedelta(days=1)).replace(day=1)
-    next_month = month_end + timedelta(days=1)
+    next_month = _month_end(month) + timedelta(days=1)
     return render_at(
         request,
         "pages/calendar.html",
         {
             "service": service,
             "month": month,
-            "weeks": _month_grid(month, free_days),
-            "previous_month": previous_month if previous_month >= today.replace(day=1) else None,
+            "weeks": _month_grid(month, free_days, today),
+            "previous_month": previous_month if previous_month >= first_month else None,
             "next_month": next_month if next_month <= last_day else None,
+            **person,
         },
         location=location,
     )
@@ -123,16 +191,35 @@ def service_calendar(
 def service_day(
     request: HttpRequest, organization_slug: str, service_id: int, location_slug: str, day: date
 ) -> HttpResponse:
-    """The free start times of one day."""
+    """The free start times of one day (of the person chosen, if one was)."""
     service, location = _service_at(service_id, location_slug, kind=ServiceKind.APPOINTMENT)
-    slots = service_slots(service=service, location=location, date_from=day, date_to=day)
+    person = _chosen_person(request, service, location)
+    slots = service_slots(
+        service=service,
+        location=location,
+        date_from=day,
+        date_to=day,
+        resource=person["chosen_person"],
+    )
+    book_query = {"resource": person["chosen_person"].pk} if person["chosen_person"] else {}
     return render_at(
         request,
         "pages/day.html",
         {
             "service": service,
             "day": day,
-            "slots": slots,
+            "slots": [
+                {
+                    "label": label,
+                    "query": urlencode(
+                        {
+                            "starts_at": slot.starts_at.astimezone(location.time_zone).isoformat(),
+                            **book_query,
+                        }
+                    ),
+                }
+                for slot, label in slot_times(slots, location.time_zone)
+            ],
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),
             "book_url": reverse(
@@ -143,6 +230,7 @@ def service_day(
                     "location_slug": location.slug,
                 },
             ),
+            **person,
         },
         location=location,
     )
@@ -155,6 +243,12 @@ class _Booking:
         self.service, self.location = service, location
         self.starts_at = choice["starts_at"]
         self.car: Car | None = None
+        self.person: Resource | None = None
+        if service.kind == ServiceKind.APPOINTMENT and choice.get("resource"):
+            self.person = get_object_or_404(
+                service.resources.filter(location=location, is_active=True),
+                pk=choice["resource"],
+            )
         if service.kind == ServiceKind.RENTAL:
             self.car = get_object_or_404(
                 bookable_cars(), pk=choice["car"], resource__location=location
@@ -164,8 +258,8 @@ class _Booking:
             self.ends_at = self.starts_at + timedelta(minutes=service.duration_minutes)
 
     @property
-    def resource(self):
-        return self.car.resource if self.car else None
+    def resource(self) -> Resource | None:
+        return self.car.resource if self.car else self.person
 
     def price(self, vehicle_type: str = ""):
         return quote(
@@ -182,6 +276,8 @@ class _Booking:
         fields = {"starts_at": self.starts_at.isoformat()}
         if self.car:
             fields.update(ends_at=self.ends_at.isoformat(), car=self.car.pk)
+        if self.person:
+            fields["resource"] = self.person.pk
         return fields
 
 
@@ -189,11 +285,13 @@ def _alternatives(chosen: _Booking) -> dict:
     """What to offer when the chosen time or car was taken: the nearest free slots, or the
     other cars free for the same period."""
     if chosen.car is None:
-        return {
-            "slots": nearest_slots(
-                service=chosen.service, location=chosen.location, around=chosen.starts_at
-            )
-        }
+        slots = nearest_slots(
+            service=chosen.service,
+            location=chosen.location,
+            around=chosen.starts_at,
+            resource=chosen.person,
+        )
+        return {"slots": slot_times(slots, chosen.location.time_zone)}
     cars = car_search(
         bookable_cars().filter(resource__services=chosen.service),
         location=chosen.location,
@@ -224,20 +322,22 @@ def book(
             status=BAD_REQUEST,
         )
     chosen = _Booking(service, location, choice.cleaned_data)
-    asks_vehicle_type = service.kind == ServiceKind.APPOINTMENT and bool(
-        service.vehicle_prices.all()
-    )
+    form_options = {
+        "region": location.country,
+        "vehicle_prices": vehicle_prices(service),
+        "currency": service.organization.currency,
+    }
     context = {"service": service, "chosen": chosen}
     step = request.POST.get("step", "details")
     if request.method == "GET" or step == "edit":
         details = BookingDetailsForm(
-            initial=request.POST if step == "edit" else None, asks_vehicle_type=asks_vehicle_type
+            initial=request.POST if step == "edit" else None, **form_options
         )
         return render_at(
             request, "pages/details.html", {**context, "form": details}, location=location
         )
 
-    details = BookingDetailsForm(request.POST, asks_vehicle_type=asks_vehicle_type)
+    details = BookingDetailsForm(request.POST, **form_options)
     if not details.is_valid():
         return render_at(
             request,
@@ -275,10 +375,17 @@ def book(
             submission_key=choice.cleaned_data["submission"],
         )
     except SlotUnavailable as refused:
+        # "Just taken" only when it was; too soon, too far ahead or closed say what they are.
         return render_at(
             request,
             "pages/taken.html",
-            {**context, "form": details, "message": refused.message, **_alternatives(chosen)},
+            {
+                **context,
+                "form": details,
+                "message": refused.message,
+                "was_taken": refusal_code(refused) == "slot_taken",
+                **_alternatives(chosen),
+            },
             location=location,
             status=refused.status_code,
         )

@@ -2,7 +2,7 @@
 confirmation code and email. Cancel and reschedule go through the engine's services, which
 hold the customer to the organization's cut-off."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -18,8 +18,9 @@ from bookings.pages.forms import (
     RentalRescheduleForm,
     RescheduleForm,
 )
-from bookings.pages.rendering import BAD_REQUEST, CONFLICT, render_at
+from bookings.pages.rendering import BAD_REQUEST, CONFLICT, refusal_code, render_at, slot_times
 from bookings.policy import customer_change_deadline, customer_may_change
+from bookings.pricing import Quote, quote
 from bookings.selectors import booking_by_code_and_email, service_slots
 from bookings.services import booking_cancel, booking_reschedule
 from config.api.errors import DomainError
@@ -89,6 +90,16 @@ def booking_manage(request: HttpRequest, organization_slug: str, token: str) -> 
             location=booking.location,
             status=BAD_REQUEST,
         )
+    can_cancel = context["may_change"] and form.cleaned_data["version"] == booking.version
+    if can_cancel and request.POST.get("step") != "confirm":
+        # One more screen before anything happens: what is cancelled, and a way back. What
+        # cannot be done (past the cut-off, a page out of date) is refused at once instead.
+        return render_at(
+            request,
+            "pages/cancel_confirm.html",
+            {**context, "form": form},
+            location=booking.location,
+        )
     try:
         booking_cancel(
             actor=None,
@@ -130,6 +141,27 @@ def booking_reschedule_page(
         )
         if form.is_valid():
             starts_at, ends_at = form.new_period()
+            new_ends_at = ends_at or starts_at + timedelta(minutes=booking.service.duration_minutes)
+            new_price = _price_after_move(booking, starts_at, new_ends_at)
+            if request.POST.get("step") != "confirm" or request.POST.get("price_seen") != str(
+                new_price.total
+            ):
+                # Confirm first, with the old and the new price; again if the price changed
+                # since the customer saw it.
+                return render_at(
+                    request,
+                    "pages/reschedule_confirm.html",
+                    {
+                        **context,
+                        "form": form,
+                        "new_starts_at": starts_at,
+                        "new_ends_at": new_ends_at,
+                        "new_price": new_price,
+                        "price_changes": new_price.total != booking.total_price,
+                        "price_moved": request.POST.get("step") == "confirm",
+                    },
+                    location=location,
+                )
             try:
                 booking_reschedule(
                     actor=None,
@@ -140,6 +172,7 @@ def booking_reschedule_page(
                 )
             except DomainError as refused:
                 context["refusal"] = refused.message
+                context["refusal_code"] = refusal_code(refused)
                 status = refused.status_code
             else:
                 messages.success(request, "Your booking has moved. We have sent you an email.")
@@ -166,11 +199,26 @@ def booking_reschedule_page(
             day=day,
             previous_day=day - timedelta(days=1),
             next_day=day + timedelta(days=1),
-            slots=service_slots(
-                service=booking.service, location=location, date_from=day, date_to=day
+            slots=slot_times(
+                service_slots(
+                    service=booking.service, location=location, date_from=day, date_to=day
+                ),
+                zone,
             ),
         )
     return render_at(request, "pages/reschedule.html", context, location=location, status=status)
+
+
+def _price_after_move(booking: Booking, starts_at: datetime, ends_at: datetime) -> Quote:
+    """What the booking would cost at the new time: a longer rental costs more."""
+    return quote(
+        service=booking.service,
+        location=booking.location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        resource=booking.resource,
+        vehicle_type=booking.vehicle_type,
+    )
 
 
 def _day_param(request: HttpRequest, *, default: date) -> date:

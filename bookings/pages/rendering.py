@@ -1,11 +1,14 @@
 """How every booking page answers: in the location's time zone, and a refusal of the engine
 with the status its error carries (config.api.errors.DomainError), as the API does."""
 
+from collections import Counter
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.models import Location
+from config.api.errors import DomainError
 
 BAD_REQUEST = 400
 # The booking is in a state that does not allow the step (past the cut-off, already over).
@@ -25,3 +28,30 @@ def render_at(
         return render(request, template, context, status=status)
     with timezone.override(location.time_zone):
         return render(request, template, {"location": location, **context}, status=status)
+
+
+def slot_times(slots: list, zone) -> list[tuple[object, str]]:
+    """Each slot with its start as the wall clock shows it: "03:00", or "03:00 (UTC+03:00)"
+    when that time occurs twice on its day (the hour repeated when the clocks go back), so the
+    two are told apart."""
+    local = [slot.starts_at.astimezone(zone) for slot in slots]
+    seen = Counter((at.date(), at.strftime("%H:%M")) for at in local)
+    labels = []
+    for slot, at in zip(slots, local, strict=True):
+        label = at.strftime("%H:%M")
+        if seen[(at.date(), label)] > 1:
+            offset = at.strftime("%z")
+            label += f" (UTC{offset[:3]}:{offset[3:]})"
+        labels.append((slot, label))
+    return labels
+
+
+def refusal_code(refused: DomainError) -> str:
+    """What the engine refused, as a code: "slot_taken" only when the time really was taken.
+
+    A refusal for too little notice, a time too far ahead or outside opening hours carries its
+    own code (a subclass of SlotUnavailable) or, from the older engine, `reason` in its details.
+    """
+    if refused.code == "slot_taken":
+        return refused.details.get("reason") or "slot_taken"
+    return refused.code

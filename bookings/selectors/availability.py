@@ -99,6 +99,46 @@ class OpeningCalendar:
         return any(start <= instant <= end for start, end in self.open_intervals(day))
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a period cannot be booked by the rules of time; `code` as the engine's errors say it
+    (too_soon, too_far_ahead, outside_opening_hours)."""
+
+    code: str
+    message: str
+
+
+def period_refusal(
+    *,
+    service: Service,
+    location: Location,
+    starts_at: datetime,
+    ends_at: datetime,
+    notice: timedelta,
+    now: datetime | None = None,
+    opening_hours: bool = True,
+) -> Refusal | None:
+    """The engine's rules of time for a period, as the booking step checks them
+    (bookings.services.creation.candidates) and as the car search filters by them: the minimum
+    notice, the booking window and, with `opening_hours`, pick-up and return within opening
+    hours (a rental's). None when the period passes them all."""
+    now = now or timezone.now()
+    if starts_at < now + notice:
+        return Refusal("too_soon", "This time is too soon to book.")
+    if max(starts_at, ends_at) > now + timedelta(days=service.maximum_advance_days):
+        return Refusal("too_far_ahead", "This time is too far ahead to book.")
+    if opening_hours:
+        zone = location.time_zone
+        calendar = OpeningCalendar(
+            location, starts_at.astimezone(zone).date(), ends_at.astimezone(zone).date()
+        )
+        if not (calendar.is_open_at(starts_at) and calendar.is_open_at(ends_at)):
+            return Refusal(
+                "outside_opening_hours", "Pick-up and return must be within opening hours."
+            )
+    return None
+
+
 def occupancies_in_window(resource_ids: Iterable[int], window: Interval) -> QuerySet:
     """(resource, start, end) of what overlaps the window; served by occupancy_resource_window."""
     return (
@@ -223,6 +263,7 @@ def nearest_slots(
     service: Service,
     location: Location,
     around: datetime,
+    resource: Resource | None = None,
     count: int = 6,
     days: int = 7,
     notice: timedelta | None = None,
@@ -235,6 +276,7 @@ def nearest_slots(
         location=location,
         date_from=day - timedelta(days=days),
         date_to=day + timedelta(days=days),
+        resource=resource,
         notice=notice,
     )
     closest = sorted(

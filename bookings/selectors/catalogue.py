@@ -1,6 +1,6 @@
 """What an organization offers, as the booking pages and the API both list and search it."""
 
-from datetime import datetime
+from datetime import datetime, time
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
@@ -13,8 +13,9 @@ from bookings.models import (
     Service,
     ServiceKind,
     ServiceVehiclePrice,
+    Weekday,
 )
-from fleet.models import Car, Resource
+from fleet.models import Car, Resource, ResourceKind
 
 
 def offered_services() -> QuerySet[Service]:
@@ -36,6 +37,36 @@ def service_locations(service: Service) -> QuerySet[Location]:
     return Location.objects.filter(
         pk__in=service.resources.filter(is_active=True).values("location")
     ).order_by("name")
+
+
+def bookable_locations() -> QuerySet[Location]:
+    """The locations where something can be booked: an active resource serving an active
+    service. The opening hours come prefetched, for weekly_hours()."""
+    serving = Resource.objects.filter(
+        location=OuterRef("pk"), is_active=True, services__is_active=True
+    )
+    return (
+        Location.objects.filter(Exists(serving)).prefetch_related("opening_hours").order_by("name")
+    )
+
+
+def weekly_hours(location: Location) -> list[tuple[str, list[tuple[time, time]]]]:
+    """A location's week of opening hours, Monday first: each day's name and its intervals
+    (none: closed). Reads `opening_hours` (prefetched by bookable_locations)."""
+    week: dict[int, list[tuple[time, time]]] = {day: [] for day in Weekday.values}
+    for hours in sorted(location.opening_hours.all(), key=lambda h: (h.weekday, h.opens_at)):
+        week[hours.weekday].append((hours.opens_at, hours.closes_at))
+    return [(Weekday(day).label, intervals) for day, intervals in week.items()]
+
+
+def staff_serving(service: Service, location: Location) -> list[Resource]:
+    """The people (staff resources) at the location who perform the service, for "choose
+    your barber"; empty where the service is done by bays or cars."""
+    return list(
+        service.resources.filter(
+            location=location, is_active=True, kind=ResourceKind.STAFF
+        ).order_by("name", "pk")
+    )
 
 
 def bookable_cars() -> QuerySet[Car]:

@@ -26,7 +26,7 @@ from bookings.models import (
 from bookings.notifications import email_queue
 from bookings.policy import booking_notice, books_at_the_desk
 from bookings.pricing import quote
-from bookings.selectors import OpeningCalendar, bookable_resources, service_slots
+from bookings.selectors import bookable_resources, period_refusal, service_slots
 from bookings.services.occupancy import new_confirmation_code, save_with_occupancy
 from bookings.services.timeline import event_record
 from fleet.models import Resource
@@ -60,10 +60,18 @@ def candidates(
         raise InvalidBookingRequest("Only staff may book outside opening hours.")
     now = timezone.now()
     notice = booking_notice(actor, service)
-    if starts_at < now + notice:
-        raise SlotUnavailable("This time is too soon to book.", reason="too_soon")
-    if max(starts_at, ends_at) > now + timedelta(days=service.maximum_advance_days):
-        raise SlotUnavailable("This time is too far ahead to book.", reason="too_far_ahead")
+    # The rules of time live in one selector, so the car search offers only what passes here.
+    refused = period_refusal(
+        service=service,
+        location=location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        notice=notice,
+        now=now,
+        opening_hours=service.kind == ServiceKind.RENTAL and not outside_hours_reason,
+    )
+    if refused:
+        raise SlotUnavailable(refused.message, reason=refused.code)
     if outside_hours_reason:
         return resources
 
@@ -91,13 +99,6 @@ def candidates(
         free = set(slot.resource_ids)
         return [r for r in resources if r.pk in free]
 
-    calendar = OpeningCalendar(
-        location,
-        starts_at.astimezone(location.time_zone).date(),
-        ends_at.astimezone(location.time_zone).date(),
-    )
-    if not (calendar.is_open_at(starts_at) and calendar.is_open_at(ends_at)):
-        raise SlotUnavailable("Pick-up and return must be within opening hours.")
     return resources
 
 

@@ -9,3 +9,8 @@ DATABASES = {"default": database_from_environment(embedded_fallback=True)}
 # without a mail server, and they do not bury the server's log.
 if not env("EMAIL_URL", default=""):
     EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+# Emails link to the server `make run` started: on its PORT unless SITE_URL says otherwise.
+SITE_URL = env(
+    "SITE_URL",
+    default=f"http://127.0.0.1:{env('PORT', default='8000')}",
+)

@@ -7,6 +7,7 @@ from django_scopes import ScopeError, scope, scopes_disabled
 
 from accounts.models import Customer, Location, Membership
 from accounts.tenancy import OrganizationTask
+from tests.factories import ResourceFactory, ServiceFactory
 
 
 @pytest.mark.parametrize("model", [Location, Membership, Customer])
@@ -31,6 +32,12 @@ def test_a_scope_returns_only_that_organizations_rows(tenant_a, tenant_b):
 
 
 def test_organization_pages_resolve_the_tenant_from_the_url(tenant_a, tenant_b, client):
+    # given something to book at every location: the landing page lists only those
+    for tenant in (tenant_a, tenant_b):
+        bays = [
+            ResourceFactory(location=place) for place in (tenant.location, tenant.other_location)
+        ]
+        ServiceFactory(organization=tenant.organization, resources=bays)
     response = client.get(reverse("pages:home", args=[tenant_a.organization.slug]))
     assert response.status_code == 200
     body = response.content.decode()

@@ -69,6 +69,7 @@ def test_book_a_wash_then_cancel_it_from_the_emailed_link(page: Page, shop: Shop
     page.get_by_label("Why are you cancelling?").select_option("Found another time")
     page.get_by_label("Anything to add?").fill("Sorry!")
     page.get_by_role("button", name="Cancel booking").click()
+    page.get_by_role("button", name="Yes, cancel the booking").click()
     expect(page.get_by_role("status")).to_have_text(
         "Your booking is cancelled. We have sent you an email."
     )

@@ -87,7 +87,12 @@ def test_cancelling_records_the_reason_and_emails_the_cancellation(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             _manage(shop, booking),
-            {"reason": "Change of plans", "details": "Moving house.", "version": booking.version},
+            {
+                "reason": "Change of plans",
+                "details": "Moving house.",
+                "version": booking.version,
+                "step": "confirm",
+            },
             follow=True,
         )
     assert response.status_code == 200
@@ -133,6 +138,15 @@ def test_a_cancel_from_an_old_page_is_refused(shop, booking, client):
     assert "changed by someone else" in response.content.decode()
 
 
+def _move_to(starts_at, booking) -> dict:
+    """The reschedule form for a new start, with the price the confirm step showed."""
+    return {
+        "starts_at": starts_at.isoformat(),
+        "version": booking.version,
+        "price_seen": str(booking.total_price),
+    }
+
+
 def test_rescheduling_to_another_free_slot(
     shop, booking, client, django_capture_on_commit_callbacks
 ):
@@ -141,9 +155,7 @@ def test_rescheduling_to_another_free_slot(
     assert "Free times on Tuesday 8 January 2030" in page and ">14:00<" in page
     new_start = MONDAY_10 + timedelta(days=1, hours=4)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            url, {"starts_at": new_start.isoformat(), "version": booking.version}
-        )
+        response = client.post(url, {**_move_to(new_start, booking), "step": "confirm"})
     assert response.status_code == 302
     booking = _reload(booking)
     assert booking.starts_at == new_start.astimezone(UTC) and booking.version == 2
@@ -155,7 +167,7 @@ def test_rescheduling_onto_a_taken_slot_is_refused_and_keeps_the_booking(shop, b
         shop.book_wash(MONDAY_10 + timedelta(hours=2), email="other@example.com", full_name="Other")
     response = client.post(
         shop.url("booking-reschedule", manage_token(booking)),
-        {"starts_at": (MONDAY_10 + timedelta(hours=2)).isoformat(), "version": booking.version},
+        {**_move_to(MONDAY_10 + timedelta(hours=2), booking), "step": "confirm"},
     )
     assert response.status_code == 409
     assert "not available" in response.content.decode()
@@ -217,7 +229,7 @@ def test_rescheduling_a_booking_whose_service_was_withdrawn_is_refused_not_a_500
         shop.wash.save(update_fields=["is_active"])
     response = client.post(
         shop.url("booking-reschedule", manage_token(booking)),
-        {"starts_at": (MONDAY_10 + timedelta(days=1)).isoformat(), "version": booking.version},
+        {**_move_to(MONDAY_10 + timedelta(days=1), booking), "step": "confirm"},
     )
     # The request can never succeed (400), as the API answers the same invalid_booking error.
     assert response.status_code == 400

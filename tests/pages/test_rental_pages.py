@@ -165,6 +165,8 @@ def test_a_rental_is_rescheduled_to_other_dates(shop, client):
             "return_date": "2030-01-13",
             "return_time": "09:00",
             "version": booking.version,
+            "step": "confirm",
+            "price_seen": "240.00",
         },
     )
     assert response.status_code == 302
