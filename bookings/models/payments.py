@@ -47,6 +47,8 @@ class Payment(TenantModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     note = models.CharField(max_length=500, blank=True)
+    # The desk form's one-time key: a payment form posted twice (a double click) records once.
+    submission_key = models.CharField(max_length=32, blank=True, editable=False)
 
     tenant_location_path = "booking__location"
     tenant_owner_path = "booking__resource__membership__user"
@@ -59,6 +61,11 @@ class Payment(TenantModel):
         constraints = [
             # The sign is the kind's: a refund is a positive amount given back.
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.UniqueConstraint(
+                fields=["submission_key"],
+                condition=~Q(submission_key=""),
+                name="one_payment_per_form_submission",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -69,8 +69,10 @@ def payment_record(
     method: str,
     is_deposit: bool = False,
     note: str = "",
+    submission_key: str = "",
 ) -> Payment:
-    """Take `amount` for the booking: never more than is still owed on its total price."""
+    """Take `amount` for the booking: never more than is still owed on its total price. A
+    repeated `submission_key` (the desk form posted twice) returns the first payment."""
     return _payment_write(
         actor=actor,
         booking=booking,
@@ -79,11 +81,18 @@ def payment_record(
         method=method,
         is_deposit=is_deposit,
         note=note,
+        submission_key=submission_key,
     )
 
 
 def payment_refund(
-    *, actor: User | None, booking: Booking, amount: Decimal, method: str, note: str = ""
+    *,
+    actor: User | None,
+    booking: Booking,
+    amount: Decimal,
+    method: str,
+    note: str = "",
+    submission_key: str = "",
 ) -> Payment:
     """Give `amount` back through `method`: never more than the booking kept."""
     return _payment_write(
@@ -94,6 +103,7 @@ def payment_refund(
         method=method,
         is_deposit=False,
         note=note,
+        submission_key=submission_key,
     )
 
 
@@ -107,6 +117,7 @@ def _payment_write(
     method: str,
     is_deposit: bool,
     note: str,
+    submission_key: str = "",
 ) -> Payment:
     _check_amount(amount)
     if method not in PaymentMethod.values:
@@ -114,6 +125,8 @@ def _payment_write(
     # The booking's row lock serializes every payment of it; the scoped manager makes another
     # tenant's booking as absent as a missing one.
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
+    if submission_key and (done := Payment.objects.filter(submission_key=submission_key).first()):
+        return done  # the same form posted again; the lock above made the first one visible
     net = net_paid(booking)
     if kind == PaymentKind.PAYMENT:
         if booking.status in NO_NEW_PAYMENT:
@@ -147,6 +160,7 @@ def _payment_write(
         is_deposit=is_deposit,
         recorded_by=actor,
         note=note,
+        submission_key=submission_key,
     )
     before = booking.payment_status
     status = payment_status_of(booking)

@@ -328,7 +328,10 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     """Take a payment or a deposit, or give money back; the payment status follows the rows."""
     booking = access_booking(request.user, code, TAKE_PAYMENT)
     may_refund = request.user.has_perm(GIVE_REFUND, booking)
-    form = PaymentForm(request.POST if request.method == "POST" else None, may_refund=may_refund)
+    if request.method == "POST":
+        form = PaymentForm(request.POST, may_refund=may_refund)
+    else:
+        form = PaymentForm(initial={"submission": uuid.uuid4().hex}, may_refund=may_refund)
     context = {"title": f"Payment for {booking.code}", "booking": booking, "form": form}
     status_code = 200
     if request.method == "POST":
@@ -342,6 +345,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
                         amount=data["amount"],
                         method=data["method"],
                         note=data["note"],
+                        submission_key=data["submission"],
                     )
                 else:
                     payment = payment_record(
@@ -351,6 +355,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
                         method=data["method"],
                         is_deposit=data["kind"] == "deposit",
                         note=data["note"],
+                        submission_key=data["submission"],
                     )
             except DomainError as refused:
                 context["refusal"], status_code = refused.message, refused.status_code

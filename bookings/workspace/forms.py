@@ -215,6 +215,8 @@ class PaymentForm(forms.Form):
     amount = forms.DecimalField(label="Amount", min_value=Decimal("0.01"), decimal_places=2)
     method = forms.ChoiceField(label="Method", choices=PaymentMethod.choices, initial="card")
     note = forms.CharField(label="Note", required=False, max_length=200)
+    # Drawn when the form is shown: the same payment posted twice (a double click) counts once.
+    submission = forms.RegexField(r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, may_refund: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)

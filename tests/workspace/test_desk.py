@@ -516,3 +516,16 @@ def test_the_booking_page_saves_nothing_posted_to_it(wash):
     url = reverse("admin:bookings_booking_change", args=[booking.pk])
     assert signed_in(wash.owner).post(url, {"notes": "changed"}).status_code == 405
     assert bookings()[0].notes == ""
+
+
+def test_the_same_payment_form_posted_twice_records_once(wash):
+    with scopes_disabled():
+        booking = book(wash)
+    url = reverse("admin:workspace_pay", args=[booking.code])
+    form = {"kind": "deposit", "amount": "5.00", "method": "cash", "submission": "b" * 32}
+    client = signed_in(wash.owner)
+    assert client.post(url, form).status_code == 302
+    assert client.post(url, form).status_code == 302
+    with scopes_disabled():
+        assert [str(p.amount) for p in booking.payments.all()] == ["5.00"]
+    assert bookings()[0].payment_status == "deposit_paid"
