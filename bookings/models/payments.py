@@ -48,7 +48,7 @@ class Payment(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     note = models.CharField(max_length=500, blank=True)
     # The desk form's one-time key: a payment form posted twice (a double click) records once.
-    submission_key = models.CharField(max_length=32, blank=True, editable=False)
+    submission_key = models.CharField(max_length=32, blank=True, editable=False, db_default="")
 
     tenant_location_path = "booking__location"
     tenant_owner_path = "booking__resource__membership__user"
