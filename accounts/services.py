@@ -326,6 +326,8 @@ def _password_reset_user(uid: str, token: str) -> User:
         pk = int(urlsafe_base64_decode(uid).decode())
     except (ValueError, TypeError, OverflowError, UnicodeDecodeError):
         pk = None
+    if pk is not None and not 0 < pk < 2**63:  # no id of ours; the database would refuse it
+        pk = None
     user = User.objects.filter(pk=pk, is_active=True).first() if pk is not None else None
     if user is None or not default_token_generator.check_token(user, token):
         raise InvalidLink("This password reset link is not valid, was used, or has expired.")

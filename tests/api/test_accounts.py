@@ -216,6 +216,7 @@ def _reset_link(user) -> dict:
         lambda link: {**link, "token": link["token"][:-1] + "x"},  # forged
         lambda link: {**link, "uid": "MTIzNDU2Nzg"},  # another (unknown) user
         lambda link: {**link, "uid": "%%%"},  # not even base64
+        lambda link: {**link, "uid": "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk"},  # beyond any id
     ],
 )
 def test_a_forged_reset_link_changes_nothing(ann, api, spoil):
