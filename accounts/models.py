@@ -67,8 +67,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = LowercaseEmailField(unique=True)
     full_name = models.CharField(max_length=150, blank=True)
+    phone = PhoneNumberField(blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Set when the person opened a verification (or password reset) link sent to `email`: the
+    # proof that the address is theirs, which linking guest bookings to the account needs.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -298,3 +302,60 @@ class Customer(TenantModel):
     def __str__(self) -> str:
         contact = self.email or self.phone
         return f"{self.full_name} <{contact}>" if contact else self.full_name
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (gave up retrying)"
+
+
+class AccountEmailKind(models.TextChoices):
+    EMAIL_VERIFICATION = "verification", "Email verification"
+    PASSWORD_RESET = "password_reset", "Password reset"
+
+
+class AccountEmailQuerySet(models.QuerySet):
+    def due(self) -> "AccountEmailQuerySet":
+        """Pending emails a minute past their attempt time: their task was lost."""
+        overdue = timezone.now() - timedelta(minutes=1)
+        return self.filter(status=EmailStatus.PENDING, next_attempt_at__lte=overdue).order_by(
+            "next_attempt_at"
+        )
+
+
+class AccountEmail(models.Model):
+    """An email to a person about their account: the accounts app's transactional outbox.
+
+    Written in the transaction that asks for it (sign-up, a reset request), sent by a Celery
+    task after the commit (accounts/tasks.py), like the booking emails. Unlike them, the body is
+    rendered when it is sent, not stored: it carries a sign-in-strength link (a reset token),
+    and a table of such links would be a table of keys to accounts.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_emails")
+    kind = models.CharField(max_length=16, choices=AccountEmailKind.choices)
+    to = models.EmailField()
+    status = models.CharField(
+        max_length=8, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="account_email_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to}"

@@ -7,11 +7,27 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_scopes import scopes_disabled
+from knox.models import AuthToken
+from phonenumber_field.phonenumber import PhoneNumber
 
-from accounts.models import Customer, Location, Membership, Organization, Role, User
+from accounts.errors import InvalidLink, LastOwner
+from accounts.models import (
+    AccountEmailKind,
+    Customer,
+    Location,
+    Membership,
+    Organization,
+    Role,
+    User,
+)
+from accounts.notifications import account_email_queue, verification_token_user
+from accounts.signals import account_erased
 
 
 def membership_validate(
@@ -50,8 +66,10 @@ def membership_is_last_owner(membership: Membership) -> bool:
     """Whether removing or demoting this member would leave the organization without an owner."""
     if membership.pk is None:
         return False
+    # A deleted account (inactive) may keep its membership for the schedule's history; it is
+    # no owner anyone can count on.
     owners = Membership.objects.with_scope(organization=membership.organization_id).filter(
-        role=Role.OWNER
+        role=Role.OWNER, user__is_active=True
     )
     return list(owners.values_list("pk", flat=True)) == [membership.pk]
 
@@ -131,9 +149,11 @@ def customer_account_create(*, email: str, password: str, full_name: str) -> Use
         raise ValidationError({"email": "An account with this email already exists."})
     try:
         with transaction.atomic():
-            return User.objects.create_user(email, password=password, full_name=full_name)
+            user = User.objects.create_user(email, password=password, full_name=full_name)
     except IntegrityError as error:  # the same email signed up a moment ago
         raise ValidationError({"email": "An account with this email already exists."}) from error
+    account_email_queue(user=user, kind=AccountEmailKind.EMAIL_VERIFICATION)
+    return user
 
 
 def customer_for_account(*, organization: Organization, user: User) -> Customer:
@@ -205,3 +225,185 @@ def customer_for_desk(
             organization=organization, full_name=full_name, email=email, phone=phone
         )
     return scoped.create(organization=organization, full_name=full_name, phone=phone)
+
+
+# --- The signed-in person's own account ---------------------------------------------------------
+
+DELETED_CUSTOMER_NAME = "Deleted customer"
+
+
+def _check_password(user: User, password: str, *, field: str) -> None:
+    if not user.check_password(password):
+        raise ValidationError({field: "This is not your current password."}, code="wrong_password")
+
+
+def _validate_new_password(user: User, password: str, *, field: str) -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise ValidationError({field: error.messages}) from error
+
+
+@transaction.atomic
+def account_update(
+    *, actor: User, full_name: str | None = None, phone: PhoneNumber | str | None = None
+) -> User:
+    """Change the signed-in person's name or phone number; what is not given stays."""
+    changed = []
+    if full_name is not None:
+        actor.full_name = full_name
+        changed.append("full_name")
+    if phone is not None:
+        actor.phone = phone
+        changed.append("phone")
+    if changed:
+        actor.save(update_fields=changed)
+    return actor
+
+
+@transaction.atomic
+def account_password_change(
+    *, actor: User, current_password: str, new_password: str, current_token: AuthToken | None
+) -> None:
+    """Change the password, proven by the current one, and sign out every other device.
+
+    A password is changed when it may have leaked: whoever used it elsewhere must lose the
+    tokens it got them. The token of this request stays, so the person is not signed out of
+    the app they are changing it in.
+    """
+    _check_password(actor, current_password, field="current_password")
+    _validate_new_password(actor, new_password, field="new_password")
+    actor.set_password(new_password)
+    actor.save(update_fields=["password"])
+    others = AuthToken.objects.filter(user=actor)
+    if current_token is not None:
+        others = others.exclude(digest=current_token.digest)
+    others.delete()
+
+
+@transaction.atomic
+def account_verification_send(*, actor: User) -> bool:
+    """Send the verification link again; False (nothing sent) if the email is verified."""
+    if actor.email_verified_at is not None:
+        return False
+    account_email_queue(user=actor, kind=AccountEmailKind.EMAIL_VERIFICATION)
+    return True
+
+
+def _account_email_proven(user: User) -> int:
+    """The person showed they read mail at the account's address: mark it verified and link
+    the guest customer profiles with that address (unlinked ones, in any organization), so
+    their earlier bookings appear in the account. Returns how many were linked."""
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    # Across tenants on purpose: a person's guest profiles are wherever they booked.
+    with scopes_disabled():
+        return Customer.objects.filter(email=user.email, user__isnull=True).update(user=user)
+
+
+@transaction.atomic
+def account_email_verify(*, token: str) -> User:
+    """Verify the account's email from the signed link sent to it (see _account_email_proven)."""
+    user = verification_token_user(token)
+    if user is None:
+        raise InvalidLink("This verification link is not valid or has expired.")
+    _account_email_proven(user)
+    return user
+
+
+@transaction.atomic
+def account_password_reset_request(*, email: str) -> None:
+    """Email a password reset link if an active account has this address; nothing otherwise,
+    and the caller answers the same either way, so no one learns who has an account."""
+    user = User.objects.filter(email=User.objects.normalize_email(email).lower()).first()
+    if user is not None and user.is_active:
+        account_email_queue(user=user, kind=AccountEmailKind.PASSWORD_RESET)
+
+
+def _password_reset_user(uid: str, token: str) -> User:
+    try:
+        pk = int(urlsafe_base64_decode(uid).decode())
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError):
+        pk = None
+    if pk is not None and not 0 < pk < 2**63:  # no id of ours; the database would refuse it
+        pk = None
+    user = User.objects.filter(pk=pk, is_active=True).first() if pk is not None else None
+    if user is None or not default_token_generator.check_token(user, token):
+        raise InvalidLink("This password reset link is not valid, was used, or has expired.")
+    return user
+
+
+@transaction.atomic
+def account_password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    """Set a new password from a reset link and sign out every device.
+
+    Django's token is made from the password hash and the last sign-in, so it works once and
+    no longer after a sign-in. Whoever holds it read mail at the account's address, which is
+    the proof verification asks for: the email counts as verified.
+    """
+    user = _password_reset_user(uid, token)
+    _validate_new_password(user, new_password, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    AuthToken.objects.filter(user=user).delete()
+    _account_email_proven(user)
+    return user
+
+
+@transaction.atomic
+def account_delete(*, actor: User, password: str) -> None:
+    """Erase the person (GDPR): their customer profiles are anonymised but the businesses keep
+    the bookings; the user row is anonymised and deactivated rather than deleted, so every
+    record that names it (who acted on a booking) stays valid; every token is revoked.
+
+    Refused while they are the only owner of an organization: it would have no one to run it.
+    Memberships go, except one a resource (their bookable time) still refers to: that stays
+    for the schedule's history, powerless (an inactive user has no grants).
+    """
+    _check_password(actor, password, field="password")
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    # Across tenants on purpose: the person's rows in every organization.
+    with scopes_disabled():
+        memberships = list(
+            Membership.objects.filter(user=user)
+            .select_related("organization")
+            .annotate(resource_count=Count("resources"))
+            .order_by("organization_id")
+        )
+        owned = [m.organization_id for m in memberships if m.role == Role.OWNER]
+        # The owners of those organizations, locked: two owners leaving at once must not both
+        # see the other one staying.
+        owners = list(
+            Membership.objects.select_for_update(of=("self",))
+            .filter(organization__in=owned, role=Role.OWNER, user__is_active=True)
+            .order_by("pk")
+            .values_list("organization_id", flat=True)
+        )
+        alone = [
+            m for m in memberships if m.role == Role.OWNER and owners.count(m.organization_id) == 1
+        ]
+        if alone:
+            raise LastOwner(
+                "You are the only owner of an organization; make someone else an owner first.",
+                organizations=[m.organization.slug for m in alone],
+            )
+        Membership.objects.filter(
+            pk__in=[m.pk for m in memberships if m.resource_count == 0]
+        ).delete()
+        profiles = list(Customer.objects.filter(user=user).values_list("pk", flat=True))
+        Customer.objects.filter(pk__in=profiles).update(
+            full_name=DELETED_CUSTOMER_NAME, email="", phone="", user=None
+        )
+    user.email = f"deleted-{user.pk}@deleted.invalid"
+    user.full_name = ""
+    user.phone = ""
+    user.is_active = False
+    user.email_verified_at = None
+    user.set_unusable_password()
+    user.save(
+        update_fields=["email", "full_name", "phone", "is_active", "email_verified_at", "password"]
+    )
+    AuthToken.objects.filter(user=user).delete()
+    user.account_emails.all().delete()
+    account_erased.send(sender=User, user=user, customer_ids=profiles)

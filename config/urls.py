@@ -6,6 +6,8 @@ from accounts import views as accounts_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api.urls")),
+    # The link of the sign-up's verification email (a page that asks to confirm, then verifies).
+    path("accounts/verify-email/<str:token>/", accounts_views.email_verify, name="verify-email"),
     # Password set / reset pages (invited staff choose their password here).
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("django_prometheus.urls")),  # /metrics

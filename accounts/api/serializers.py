@@ -1,9 +1,10 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema_field
+from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
-from accounts.models import Customer, Organization, User
-from accounts.roles import grants_of
+from accounts.models import Customer, Role, User
+from accounts.selectors import account_workplaces
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -46,26 +47,87 @@ class TokenSerializer(serializers.Serializer):
         return token.digest == getattr(self.context["request"].auth, "digest", None)
 
 
+class WorkplaceLocationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class MembershipSummarySerializer(serializers.Serializer):
-    organization = serializers.SlugField()
-    role = serializers.CharField()
+    organization = serializers.SlugField(source="organization_slug")
+    organization_name = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    locations = WorkplaceLocationSerializer(
+        many=True, help_text="Where they work: all of the organization's unless limited."
+    )
+    resource_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Their own bookable time (resources of kind staff), for its schedule.",
+    )
 
 
 class MeSerializer(serializers.ModelSerializer):
-    memberships = serializers.SerializerMethodField(help_text="Where the user works, and as what.")
+    phone = serializers.CharField(help_text="In international format (+358...), or empty.")
+    memberships = serializers.SerializerMethodField(
+        help_text="Where the user works, as what, at which locations, on which resources."
+    )
 
     class Meta:
         model = User
-        fields = ["id", "email", "full_name", "date_joined", "memberships"]
+        fields = [
+            "id",
+            "email",
+            "email_verified_at",
+            "full_name",
+            "phone",
+            "date_joined",
+            "memberships",
+        ]
 
     @extend_schema_field(MembershipSummarySerializer(many=True))
     def get_memberships(self, user: User) -> list[dict]:
-        grants = grants_of(user)
-        slugs = dict(Organization.objects.filter(pk__in=grants).values_list("pk", "slug"))
-        return [
-            {"organization": slugs[organization_id], "role": grant.role}
-            for organization_id, grant in sorted(grants.items())
-        ]
+        return MembershipSummarySerializer(account_workplaces(user), many=True).data
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=150, required=False)
+    phone = PhoneNumberField(
+        required=False,
+        allow_blank=True,
+        help_text="With its country code, or a local number of PHONENUMBER_DEFAULT_REGION; "
+        "empty to remove it.",
+    )
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(style={"input_type": "password"}, max_length=128)
+    new_password = serializers.CharField(style={"input_type": "password"}, max_length=128)
+
+
+class PasswordConfirmationSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        style={"input_type": "password"}, max_length=128, help_text="The current password."
+    )
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64, help_text="From the link: /accounts/reset/<uid>/…")
+    token = serializers.CharField(max_length=128, help_text="From the link: …/<token>/")
+    new_password = serializers.CharField(style={"input_type": "password"}, max_length=128)
+
+
+class EmailVerificationSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        max_length=512, help_text="From the link: /accounts/verify-email/<token>/"
+    )
+
+
+class EmailVerifiedSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    email_verified_at = serializers.DateTimeField()
 
 
 class CustomerSerializer(serializers.ModelSerializer):

@@ -32,3 +32,26 @@ class FailedLoginThrottle(SimpleRateThrottle):
         throttle.allow_request(request, view)  # loads the history still inside the window
         throttle.history.insert(0, throttle.now)
         throttle.cache.set(throttle.key, throttle.history, throttle.duration)
+
+
+class FailedPasswordCheckThrottle(FailedLoginThrottle):
+    """Limits wrong current passwords of a signed-in user (password change, deletion), so a
+    stolen token cannot be used to guess the password. Counts with the failed sign-ins' rate."""
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": f"user:{request.user.pk}"}
+
+
+class AccountEmailThrottle(SimpleRateThrottle):
+    """Limits the reset and verification emails asked for one address, by anyone and whether
+    or not it has an account (so the limit tells nothing either): no inbox gets flooded."""
+
+    scope = "account_email"
+
+    def get_cache_key(self, request, view) -> str:
+        if request.user and request.user.is_authenticated:
+            email = request.user.email
+        else:
+            email = request.data.get("email", "") if isinstance(request.data, dict) else ""
+        digest = hashlib.sha256(str(email).strip().lower().encode()).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": digest}

@@ -1,7 +1,8 @@
-"""Accounts for the apps: sign-up, tokens (sign-in, list, revoke), the signed-in user, and the
-staff's customer lookup."""
+"""Accounts for the apps: sign-up, tokens (sign-in, list, revoke), the signed-in user (profile,
+password, email verification, password reset, deletion), and the staff's customer lookup."""
 
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -16,16 +17,37 @@ from rest_framework.views import APIView
 
 from accounts.api.serializers import (
     CustomerSerializer,
+    EmailVerificationSerializer,
+    EmailVerifiedSerializer,
     IssuedTokenSerializer,
     MeSerializer,
+    MeUpdateSerializer,
+    PasswordChangeSerializer,
+    PasswordConfirmationSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetRequestSerializer,
     SignupSerializer,
     TokenRequestSerializer,
     TokenSerializer,
 )
-from accounts.api.throttling import FailedLoginThrottle
+from accounts.api.throttling import (
+    AccountEmailThrottle,
+    FailedLoginThrottle,
+    FailedPasswordCheckThrottle,
+)
 from accounts.models import Customer, User
 from accounts.roles import permitted
-from accounts.services import customer_account_create
+from accounts.services import (
+    account_delete,
+    account_email_verify,
+    account_password_change,
+    account_password_reset_confirm,
+    account_password_reset_request,
+    account_update,
+    account_verification_send,
+    customer_account_create,
+)
+from config.api.schema import AutoSchema
 from config.api.views import OrganizationEndpoint
 
 
@@ -103,13 +125,152 @@ class TokenRevokeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(generics.RetrieveAPIView):
-    """The signed-in user and the organizations they work for."""
+class BodyOnDeleteSchema(AutoSchema):
+    """Documents the request body of a DELETE too (drf-spectacular leaves it out): deleting an
+    account asks for the password."""
 
-    serializer_class = MeSerializer
+    def _get_request_body(self, direction: str = "request"):
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
 
-    def get_object(self) -> User:
-        return self.request.user
+
+def _checking_password(request: Request, view: APIView, field: str, call) -> None:
+    """Runs a service that checks the current password; a wrong one counts towards the
+    failed-password throttle."""
+    try:
+        call()
+    except DjangoValidationError as error:
+        if field in getattr(error, "error_dict", {}):
+            FailedPasswordCheckThrottle.record_failure(request, view)
+        raise
+
+
+class MeView(APIView):
+    """The signed-in user: who they are, where they work (organizations, locations, their own
+    resources), their profile to change, and their account to delete."""
+
+    schema = BodyOnDeleteSchema()
+
+    def get_throttles(self):
+        if self.request.method == "DELETE":
+            return [*super().get_throttles(), FailedPasswordCheckThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=MeUpdateSerializer, responses={200: MeSerializer})
+    def patch(self, request: Request) -> Response:
+        serializer = MeUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = account_update(actor=request.user, **serializer.validated_data)
+        return Response(MeSerializer(user).data)
+
+    @extend_schema(
+        request=PasswordConfirmationSerializer,
+        responses={204: None},
+        description="Delete the account (GDPR erasure), confirmed with the password. The "
+        "person's customer profiles are anonymised (the businesses keep their bookings), every "
+        "token is revoked and the email may sign up again. 409 `last_owner` while they are the "
+        "only owner of an organization.",
+    )
+    def delete(self, request: Request) -> Response:
+        serializer = PasswordConfirmationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _checking_password(
+            request,
+            self,
+            "password",
+            lambda: account_delete(
+                actor=request.user, password=serializer.validated_data["password"]
+            ),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    """Change the password, giving the current one. Every other token of the user is revoked
+    (a password is changed when it may have leaked); this request's token stays valid."""
+
+    throttle_classes = [*APIView.throttle_classes, FailedPasswordCheckThrottle]
+
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _checking_password(
+            request,
+            self,
+            "current_password",
+            lambda: account_password_change(
+                actor=request.user, current_token=request.auth, **serializer.validated_data
+            ),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetRequestView(APIView):
+    """Ask for a password reset link by email. Always 202, whether or not an account has the
+    address, so the answer tells no one who has an account; limited per address."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonRateThrottle, AccountEmailThrottle]
+
+    @extend_schema(request=PasswordResetRequestSerializer, responses={202: None})
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account_password_reset_request(**serializer.validated_data)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(APIView):
+    """Set a new password with the uid and token of a reset link; every token is revoked (sign
+    in again). 400 `invalid_link` if the link was altered, used or expired."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account_password_reset_confirm(**serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailVerifyView(APIView):
+    """Verify the account's email with the token of the link sent at sign-up (no sign-in
+    needed: the link may be opened on another device). Bookings made as a guest with this
+    address then appear in the account. 400 `invalid_link` if altered or expired."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=EmailVerificationSerializer, responses={200: EmailVerifiedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = EmailVerificationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = account_email_verify(**serializer.validated_data)
+        return Response(EmailVerifiedSerializer(user).data)
+
+
+class EmailVerificationResendView(APIView):
+    """Send the verification link again (202); nothing is sent if the email is verified."""
+
+    throttle_classes = [*APIView.throttle_classes, AccountEmailThrottle]
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request) -> Response:
+        account_verification_send(actor=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class CustomerSearchSerializer(serializers.Serializer):

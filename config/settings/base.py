@@ -156,6 +156,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bookings.tasks.outbox_sweep",
         "schedule": timedelta(minutes=1),
     },
+    "send-lost-account-emails": {
+        "task": "accounts.tasks.account_outbox_sweep",
+        "schedule": timedelta(minutes=1),
+    },
     "queue-booking-reminders": {
         "task": "bookings.tasks.booking_reminders_schedule",
         "schedule": timedelta(minutes=env.int("BOOKING_REMINDER_CHECK_MINUTES", default=5)),
@@ -200,6 +204,11 @@ BOOKING_MANAGE_LINK_MAX_AGE = timedelta(
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# How long a sign-up's email verification link works. Password reset links use Django's
+# PASSWORD_RESET_TIMEOUT (3 days), as do the staff invitations built on them.
+ACCOUNT_EMAIL_VERIFICATION_MAX_AGE = timedelta(
+    days=env.int("ACCOUNT_EMAIL_VERIFICATION_MAX_AGE_DAYS", default=7)
+)
 # Sign-in by email; permissions from roles only (accounts/roles.py).
 AUTHENTICATION_BACKENDS = ["accounts.roles.RoleBackend"]
 AUTH_PASSWORD_VALIDATORS = [
@@ -231,6 +240,8 @@ REST_FRAMEWORK = {
         "user": env("API_THROTTLE_USER", default="600/min"),
         "booking_create": env("API_THROTTLE_BOOKING_CREATE", default="20/hour"),
         "failed_login": env("API_THROTTLE_FAILED_LOGIN", default="10/hour"),
+        # Reset and verification emails per address, whoever asks: no inbox gets flooded.
+        "account_email": env("API_THROTTLE_ACCOUNT_EMAIL", default="5/hour"),
     },
     # 0: the client is REMOTE_ADDR (X-Forwarded-For can be forged); set to the number of proxies.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),

@@ -1,0 +1,153 @@
+"""Emails to a person about their account (verification, password reset), through an outbox.
+
+The same pattern as the booking emails (bookings/notifications.py): `account_email_queue` writes
+an AccountEmail row inside the caller's transaction and queues its task on commit, so an email
+exists exactly when what asked for it committed; `account_email_deliver` holds the row's lock
+while it sends and marks it sent in the same transaction, so a task delivered twice sends once;
+failures are retried by the task, and `accounts.tasks.account_outbox_sweep` re-queues lost ones.
+
+The difference: the links are made when the email is sent and are never stored. A password
+reset token is as good as the password, and the row outlives the email.
+"""
+
+import logging
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.models import AccountEmail, AccountEmailKind, EmailStatus, User
+
+logger = logging.getLogger(__name__)
+
+VERIFICATION_SALT = "accounts.email-verification"
+
+SUBJECTS = {
+    AccountEmailKind.EMAIL_VERIFICATION: "Confirm your email address",
+    AccountEmailKind.PASSWORD_RESET: "Choose a new password",
+}
+
+
+def verification_token(user: User) -> str:
+    """A signed, timestamped token naming the user and the address it was sent to, so it stops
+    working if the account's email changes; checked with `verification_token_user`."""
+    return signing.TimestampSigner(salt=VERIFICATION_SALT).sign_object(
+        {"user": user.pk, "email": user.email}
+    )
+
+
+def verification_token_user(token: str) -> User | None:
+    """The active user a verification token was made for; None if forged, expired or stale."""
+    try:
+        claims = signing.TimestampSigner(salt=VERIFICATION_SALT).unsign_object(
+            token, max_age=settings.ACCOUNT_EMAIL_VERIFICATION_MAX_AGE
+        )
+        user = User.objects.filter(pk=claims["user"], is_active=True).first()
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if user is None or user.email != claims["email"]:
+        return None
+    return user
+
+
+def password_reset_uid(user: User) -> str:
+    return urlsafe_base64_encode(force_bytes(user.pk))
+
+
+def _link(user: User, kind: str) -> str:
+    if kind == AccountEmailKind.PASSWORD_RESET:
+        # Django's own page takes it too (/accounts/reset/...), so the link works in a browser;
+        # an app that opens such links posts uid and token to /api/v1/auth/password-reset/confirm/.
+        path = reverse(
+            "password_reset_confirm",
+            kwargs={
+                "uidb64": password_reset_uid(user),
+                "token": default_token_generator.make_token(user),
+            },
+        )
+    else:
+        path = reverse("verify-email", kwargs={"token": verification_token(user)})
+    return f"{settings.SITE_URL}{path}"
+
+
+def account_email_queue(*, user: User, kind: str) -> AccountEmail:
+    """Record an email to the user; it is sent after the commit. Call inside the transaction."""
+    email = AccountEmail.objects.create(user=user, kind=kind, to=user.email)
+    _send_after_commit(email)
+    return email
+
+
+def _send_after_commit(email: AccountEmail) -> None:
+    # Imported here: the task module imports this one.
+    from accounts.tasks import account_email_send
+
+    transaction.on_commit(
+        lambda: account_email_send.delay(email_id=email.pk),
+        robust=True,  # a broker down must not fail the request: the sweeper re-queues it
+    )
+
+
+def _message(email: AccountEmail) -> EmailMessage:
+    context = {"user": email.user, "link": _link(email.user, email.kind), "kind": email.kind}
+    if email.kind == AccountEmailKind.PASSWORD_RESET:
+        context["valid_days"] = settings.PASSWORD_RESET_TIMEOUT // 86400
+        template = "accounts/email/password_reset.txt"
+    else:
+        context["valid_days"] = settings.ACCOUNT_EMAIL_VERIFICATION_MAX_AGE.days
+        template = "accounts/email/verification.txt"
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return EmailMessage(
+        subject=SUBJECTS[email.kind],
+        body=render_to_string(template, context),
+        to=[email.to],
+        headers={"Message-ID": f"<account-email-{email.pk}@{domain}>"},
+    )
+
+
+def account_email_deliver(email_id: int) -> bool:
+    """Send a pending email and mark it sent; False if it is already sent, or its address is
+    no longer the account's (the account was deleted, or its email changed meanwhile)."""
+    with transaction.atomic():
+        email = (
+            AccountEmail.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=email_id, status=EmailStatus.PENDING)
+            .first()
+        )
+        if email is None:
+            return False
+        if not email.user.is_active or email.user.email != email.to:
+            email.status = EmailStatus.FAILED
+            email.last_error = "The account no longer has this address."
+            email.save(update_fields=["status", "last_error"])
+            return False
+        _message(email).send()
+        email.status = EmailStatus.SENT
+        email.sent_at = timezone.now()
+        email.attempts = F("attempts") + 1
+        email.last_error = ""
+        email.save(update_fields=["status", "sent_at", "attempts", "last_error"])
+    return True
+
+
+def account_email_record_failure(
+    email_id: int, error: Exception, *, retry_at: datetime | None
+) -> None:
+    """Note a failed attempt; without `retry_at` the email has failed for good."""
+    logger.warning("Account email %s not sent: %r", email_id, error)
+    changes = {"attempts": F("attempts") + 1, "last_error": repr(error)[:2000]}
+    if retry_at is None:
+        changes["status"] = EmailStatus.FAILED
+    else:
+        changes["next_attempt_at"] = retry_at
+    AccountEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING).update(**changes)
