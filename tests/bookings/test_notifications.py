@@ -27,6 +27,7 @@ from django.urls import resolve
 from django_scopes import scope, scopes_disabled
 
 from accounts.models import Membership, Organization, Role, User
+from accounts.signals import account_erased
 from bookings import notifications, tasks
 from bookings.errors import SlotUnavailable
 from bookings.manage_links import booking_for_manage_token
@@ -791,3 +792,19 @@ def test_the_sweeper_queues_a_lost_email_once_per_claim_not_every_minute(
         with time_machine.travel(fixed_now + timedelta(minutes=14), tick=False):
             tasks.outbox_sweep()
         assert len(swept) == 2
+
+
+def test_an_erased_account_leaves_no_copy_of_its_details_in_the_outbox(in_wash):
+    """accounts.account_delete sends account_erased; the engine erases its rendered emails and
+    the notes the person typed, and gives up emails not yet sent. The bookings stay."""
+    booking = book(in_wash, notes="Gate code 1234")
+    (email,) = queued(booking)
+    assert in_wash.customer.email in email.to
+
+    account_erased.send(sender=User, user=None, customer_ids=[in_wash.customer.pk])
+
+    email.refresh_from_db()
+    booking.refresh_from_db()
+    assert (email.to, email.calendar, email.status) == ("", "", EmailStatus.FAILED)
+    assert in_wash.customer.email not in email.body_text + email.body_html
+    assert booking.notes == "" and booking.status == BookingStatus.PENDING
