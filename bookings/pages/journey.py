@@ -278,7 +278,14 @@ def book(
         return render_at(
             request,
             "pages/taken.html",
-            {**context, "form": details, "message": refused.message, **_alternatives(chosen)},
+            {
+                **context,
+                "form": details,
+                "message": refused.message,
+                # "Just taken" only when someone else holds it; the rules' refusals say theirs.
+                "taken": refused.code == SlotUnavailable.code,
+                **_alternatives(chosen),
+            },
             location=location,
             status=refused.status_code,
         )

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Location
 from bookings import availability_cache
+from bookings.errors import LocationClosed, OffGrid, OutsideOpeningHours, SlotUnavailable
 from bookings.models import Booking, Closure, Occupancy, OpeningHours, Service, ServiceKind
 from bookings.policy import HOLDING_STATUSES
 from fleet.models import Car, Resource
@@ -71,8 +72,8 @@ class OpeningCalendar:
             )
         )
 
-    def open_intervals(self, day: date) -> list[Interval]:
-        """When the location is open on this local day, in UTC, closures taken out."""
+    def hours_intervals(self, day: date) -> list[Interval]:
+        """The opening hours of this local day, in UTC, before closures."""
         intervals = []
         for hours in sorted(self.hours[day.weekday()], key=lambda h: h.opens_at):
             closes = (
@@ -81,6 +82,11 @@ class OpeningCalendar:
                 else _local(day, hours.closes_at, self.location)
             )
             intervals.append((_local(day, hours.opens_at, self.location), closes))
+        return intervals
+
+    def open_intervals(self, day: date) -> list[Interval]:
+        """When the location is open on this local day, in UTC, closures taken out."""
+        intervals = self.hours_intervals(day)
         for closure in self.closures:
             if not closure.first_day <= day <= closure.last_day:
                 continue
@@ -97,6 +103,28 @@ class OpeningCalendar:
         day = instant.astimezone(self.location.time_zone).date()
         # The end of an interval counts as open: a car may be returned at closing time.
         return any(start <= instant <= end for start, end in self.open_intervals(day))
+
+    def refusal(
+        self, starts_at: datetime, ends_at: datetime, *, step: timedelta | None = None
+    ) -> SlotUnavailable | None:
+        """Why the calendar refuses the period [starts_at, ends_at] (a point when they are
+        equal), or None when it allows it. With `step` (an appointment's slot granularity) the
+        start must also be on the grid that starts at each opening. None for an allowed period
+        means whatever refused it is someone else's booking."""
+        day = starts_at.astimezone(self.location.time_zone).date()
+
+        def within(intervals: list[Interval]) -> Interval | None:
+            # Ends count as open: a car may be returned at closing time.
+            return next((i for i in intervals if i[0] <= starts_at and ends_at <= i[1]), None)
+
+        if within(self.hours_intervals(day)) is None:
+            return OutsideOpeningHours("This time is outside opening hours.")
+        interval = within(self.open_intervals(day))
+        if interval is None:
+            return LocationClosed("The location is closed at this time.")
+        if step and (starts_at - interval[0]) % step:
+            return OffGrid(f"Bookings start every {step // timedelta(minutes=1)} minutes.")
+        return None
 
 
 def occupancies_in_window(resource_ids: Iterable[int], window: Interval) -> QuerySet:

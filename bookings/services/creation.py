@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from accounts.models import Customer, Location, Organization, User
 from accounts.services import customer_for_account, customer_for_guest
-from bookings.errors import InvalidBookingRequest, SlotUnavailable
+from bookings.errors import (
+    InvalidBookingRequest,
+    OutsideOpeningHours,
+    SlotUnavailable,
+    TooFarAhead,
+    TooSoon,
+)
 from bookings.models import (
     Booking,
     BookingSource,
@@ -60,14 +66,14 @@ def candidates(
     now = timezone.now()
     notice = booking_notice(actor, service)
     if starts_at < now + notice:
-        raise SlotUnavailable("This time is too soon to book.", reason="too_soon")
+        raise TooSoon("This time is too soon to book.", reason="too_soon")
     if max(starts_at, ends_at) > now + timedelta(days=service.maximum_advance_days):
-        raise SlotUnavailable("This time is too far ahead to book.", reason="too_far_ahead")
+        raise TooFarAhead("This time is too far ahead to book.", reason="too_far_ahead")
     if outside_hours_reason:
         return resources
 
+    day = starts_at.astimezone(location.time_zone).date()
     if service.kind == ServiceKind.APPOINTMENT:
-        day = starts_at.astimezone(location.time_zone).date()
         slot = next(
             (
                 s
@@ -86,17 +92,22 @@ def candidates(
             None,
         )
         if slot is None:
-            raise SlotUnavailable("This time is not available.")
+            # Not among the free slots: the calendar says why, or else bookings hold it.
+            calendar = OpeningCalendar(location, day, day)
+            step = timedelta(minutes=service.slot_granularity_minutes)
+            raise calendar.refusal(starts_at, ends_at, step=step) or SlotUnavailable(
+                "This time is not available."
+            )
         free = set(slot.resource_ids)
         return [r for r in resources if r.pk in free]
 
-    calendar = OpeningCalendar(
-        location,
-        starts_at.astimezone(location.time_zone).date(),
-        ends_at.astimezone(location.time_zone).date(),
-    )
-    if not (calendar.is_open_at(starts_at) and calendar.is_open_at(ends_at)):
-        raise SlotUnavailable("Pick-up and return must be within opening hours.")
+    calendar = OpeningCalendar(location, day, ends_at.astimezone(location.time_zone).date())
+    for instant in (starts_at, ends_at):
+        refused = calendar.refusal(instant, instant)
+        if isinstance(refused, OutsideOpeningHours):
+            raise OutsideOpeningHours("Pick-up and return must be within opening hours.")
+        if refused:
+            raise refused
     return resources
 
 
