@@ -24,10 +24,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django_scopes import scope, scopes_disabled
 from django_scopes.manager import DisabledQuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Organization
 from accounts.roles import grants_of, is_platform_admin
+from config.api.fields import ID_SCHEMA, StrictIdMixin
 
 ORGANIZATION_URL_KWARG = "organization_slug"
 
@@ -116,9 +118,11 @@ class ScopedModelMultipleChoiceField(_ScopedQuerysetMixin, forms.ModelMultipleCh
     pass
 
 
-class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+@extend_schema_field(ID_SCHEMA)
+class ScopedPrimaryKeyRelatedField(StrictIdMixin, serializers.PrimaryKeyRelatedField):
     """The API's field for a tenant-owned row given by its id, looked up when the request is
-    validated, inside its scope (a queryset built at import time would have none)."""
+    validated, inside its scope (a queryset built at import time would have none). The id is
+    strict (config.api.fields.parse_id): 1.5 or " 1 " is a 400, not row 1."""
 
     def __init__(self, model, *, filters: dict | None = None, **kwargs):
         self.model, self.filters = model, filters or {}

@@ -7,10 +7,54 @@ from config.api.errors import DomainError
 
 
 class SlotUnavailable(DomainError):
-    """The period is not bookable: taken, closed, outside the booking window."""
+    """Someone else holds the time: the exclusion constraint refused it, or the slot grid shows
+    it taken by bookings. 409: the data changed (or was never free); another time may be.
+
+    The subclasses below are the times the rules refuse whoever else books: each has its own
+    code, and 422 (Unprocessable Content) because the request is well formed but can never
+    succeed as asked at that time, however often it is retried. They derive from this class so
+    that every page and desk that offers the nearest free times for a refused time (`except
+    SlotUnavailable`) offers them for these too.
+    """
 
     code = "slot_taken"
     status_code = status.HTTP_409_CONFLICT
+
+
+class TooSoon(SlotUnavailable):
+    """The start is closer than the service's minimum notice."""
+
+    code = "too_soon"
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class TooFarAhead(SlotUnavailable):
+    """The start or end is further ahead than the service's maximum advance days."""
+
+    code = "too_far_ahead"
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class OutsideOpeningHours(SlotUnavailable):
+    """The time is outside the location's opening hours of that day."""
+
+    code = "outside_opening_hours"
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class OffGrid(SlotUnavailable):
+    """The location is open, but the start is not on the service's slot grid (every
+    slot_granularity_minutes from opening)."""
+
+    code = "off_grid"
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class LocationClosed(SlotUnavailable):
+    """Within opening hours, but a closure (a holiday, a half day) covers the time."""
+
+    code = "closed"
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
 class InvalidTransition(DomainError):

@@ -275,7 +275,10 @@ class EmailVerificationResendView(APIView):
 
 class CustomerSearchSerializer(serializers.Serializer):
     search = serializers.CharField(
-        required=False, max_length=100, help_text="Part of the name, email or phone number."
+        required=False,
+        max_length=100,
+        trim_whitespace=False,  # as the schema says: any 1 to 100 characters, spaces too
+        help_text="Part of the name, email or phone number.",
     )
 
 

@@ -19,7 +19,7 @@ from bookings.api.catalogue import IF_NONE_MATCH, NOT_MODIFIED, PublicEndpoint
 from bookings.api.serializers import DateRangeQuerySerializer
 from bookings.models import CarReview
 from bookings.selectors import bookable_cars, car_free_periods, car_reviews_published, car_search
-from config.api.fields import FIRST_DAY, LAST_DAY, OUT_OF_RANGE
+from config.api.fields import FIRST_DAY, LAST_DAY, OUT_OF_RANGE, IdFilter
 from fleet.models import Car, CarFeature, Transmission
 
 # The criteria the car pages search by too; the filter hands them to car_search.
@@ -108,7 +108,7 @@ class CarFilterForm(forms.Form):
 
 
 class CarFilter(filters.FilterSet):
-    location = filters.NumberFilter(field_name="resource__location", help_text="A location id.")
+    location = IdFilter(field_name="resource__location", help_text="A location id.")
     features = filters.MultipleChoiceFilter(
         choices=CarFeature.choices,
         help_text="Cars with all of these features; repeat the parameter for each.",

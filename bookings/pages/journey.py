@@ -23,7 +23,7 @@ from bookings.errors import InvalidBookingRequest, SlotUnavailable
 from bookings.manage_links import manage_token
 from bookings.models import Booking, Service, ServiceKind
 from bookings.pages.forms import BookingChoiceForm, BookingDetailsForm
-from bookings.pages.rendering import BAD_REQUEST, refusal_code, render_at, slot_times
+from bookings.pages.rendering import BAD_REQUEST, render_at, slot_times
 from bookings.pricing import lowest_price, quote, vehicle_prices
 from bookings.selectors import (
     bookable_cars,
@@ -383,7 +383,7 @@ def book(
                 **context,
                 "form": details,
                 "message": refused.message,
-                "was_taken": refusal_code(refused) == "slot_taken",
+                "was_taken": refused.code == "slot_taken",
                 **_alternatives(chosen),
             },
             location=location,

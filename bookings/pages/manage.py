@@ -18,7 +18,7 @@ from bookings.pages.forms import (
     RentalRescheduleForm,
     RescheduleForm,
 )
-from bookings.pages.rendering import BAD_REQUEST, CONFLICT, refusal_code, render_at, slot_times
+from bookings.pages.rendering import BAD_REQUEST, CONFLICT, render_at, slot_times
 from bookings.policy import customer_change_deadline, customer_may_change
 from bookings.pricing import Quote, quote
 from bookings.selectors import booking_by_code_and_email, service_slots
@@ -172,7 +172,7 @@ def booking_reschedule_page(
                 )
             except DomainError as refused:
                 context["refusal"] = refused.message
-                context["refusal_code"] = refusal_code(refused)
+                context["refusal_code"] = refused.code
                 status = refused.status_code
             else:
                 messages.success(request, "Your booking has moved. We have sent you an email.")

@@ -8,7 +8,6 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.models import Location
-from config.api.errors import DomainError
 
 BAD_REQUEST = 400
 # The booking is in a state that does not allow the step (past the cut-off, already over).
@@ -44,14 +43,3 @@ def slot_times(slots: list, zone) -> list[tuple[object, str]]:
             label += f" (UTC{offset[:3]}:{offset[3:]})"
         labels.append((slot, label))
     return labels
-
-
-def refusal_code(refused: DomainError) -> str:
-    """What the engine refused, as a code: "slot_taken" only when the time really was taken.
-
-    A refusal for too little notice, a time too far ahead or outside opening hours carries its
-    own code (a subclass of SlotUnavailable) or, from the older engine, `reason` in its details.
-    """
-    if refused.code == "slot_taken":
-        return refused.details.get("reason") or "slot_taken"
-    return refused.code

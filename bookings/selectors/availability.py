@@ -17,6 +17,14 @@ from django.utils import timezone
 
 from accounts.models import Location
 from bookings import availability_cache
+from bookings.errors import (
+    LocationClosed,
+    OffGrid,
+    OutsideOpeningHours,
+    SlotUnavailable,
+    TooFarAhead,
+    TooSoon,
+)
 from bookings.models import Booking, Closure, Occupancy, OpeningHours, Service, ServiceKind
 from bookings.policy import HOLDING_STATUSES
 from fleet.models import Car, Resource
@@ -71,8 +79,8 @@ class OpeningCalendar:
             )
         )
 
-    def open_intervals(self, day: date) -> list[Interval]:
-        """When the location is open on this local day, in UTC, closures taken out."""
+    def hours_intervals(self, day: date) -> list[Interval]:
+        """The opening hours of this local day, in UTC, before closures."""
         intervals = []
         for hours in sorted(self.hours[day.weekday()], key=lambda h: h.opens_at):
             closes = (
@@ -81,6 +89,11 @@ class OpeningCalendar:
                 else _local(day, hours.closes_at, self.location)
             )
             intervals.append((_local(day, hours.opens_at, self.location), closes))
+        return intervals
+
+    def open_intervals(self, day: date) -> list[Interval]:
+        """When the location is open on this local day, in UTC, closures taken out."""
+        intervals = self.hours_intervals(day)
         for closure in self.closures:
             if not closure.first_day <= day <= closure.last_day:
                 continue
@@ -98,14 +111,27 @@ class OpeningCalendar:
         # The end of an interval counts as open: a car may be returned at closing time.
         return any(start <= instant <= end for start, end in self.open_intervals(day))
 
+    def refusal(
+        self, starts_at: datetime, ends_at: datetime, *, step: timedelta | None = None
+    ) -> SlotUnavailable | None:
+        """Why the calendar refuses the period [starts_at, ends_at] (a point when they are
+        equal), or None when it allows it. With `step` (an appointment's slot granularity) the
+        start must also be on the grid that starts at each opening. None for an allowed period
+        means whatever refused it is someone else's booking."""
+        day = starts_at.astimezone(self.location.time_zone).date()
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a period cannot be booked by the rules of time; `code` as the engine's errors say it
-    (too_soon, too_far_ahead, outside_opening_hours)."""
+        def within(intervals: list[Interval]) -> Interval | None:
+            # Ends count as open: a car may be returned at closing time.
+            return next((i for i in intervals if i[0] <= starts_at and ends_at <= i[1]), None)
 
-    code: str
-    message: str
+        if within(self.hours_intervals(day)) is None:
+            return OutsideOpeningHours("This time is outside opening hours.")
+        interval = within(self.open_intervals(day))
+        if interval is None:
+            return LocationClosed("The location is closed at this time.")
+        if step and (starts_at - interval[0]) % step:
+            return OffGrid(f"Bookings start every {step // timedelta(minutes=1)} minutes.")
+        return None
 
 
 def period_refusal(
@@ -117,25 +143,27 @@ def period_refusal(
     notice: timedelta,
     now: datetime | None = None,
     opening_hours: bool = True,
-) -> Refusal | None:
+) -> SlotUnavailable | None:
     """The engine's rules of time for a period, as the booking step checks them
     (bookings.services.creation.candidates) and as the car search filters by them: the minimum
     notice, the booking window and, with `opening_hours`, pick-up and return within opening
-    hours (a rental's). None when the period passes them all."""
+    hours (a rental's). The refusal is the engine's own error, to raise or to show; None when
+    the period passes them all."""
     now = now or timezone.now()
     if starts_at < now + notice:
-        return Refusal("too_soon", "This time is too soon to book.")
+        return TooSoon("This time is too soon to book.")
     if max(starts_at, ends_at) > now + timedelta(days=service.maximum_advance_days):
-        return Refusal("too_far_ahead", "This time is too far ahead to book.")
+        return TooFarAhead("This time is too far ahead to book.")
     if opening_hours:
         zone = location.time_zone
         calendar = OpeningCalendar(
             location, starts_at.astimezone(zone).date(), ends_at.astimezone(zone).date()
         )
-        if not (calendar.is_open_at(starts_at) and calendar.is_open_at(ends_at)):
-            return Refusal(
-                "outside_opening_hours", "Pick-up and return must be within opening hours."
-            )
+        for instant in (starts_at, ends_at):
+            if isinstance(refused := calendar.refusal(instant, instant), OutsideOpeningHours):
+                return OutsideOpeningHours("Pick-up and return must be within opening hours.")
+            if refused:
+                return refused
     return None
 
 

@@ -26,7 +26,12 @@ from bookings.models import (
 from bookings.notifications import email_queue
 from bookings.policy import booking_notice, books_at_the_desk
 from bookings.pricing import quote
-from bookings.selectors import bookable_resources, period_refusal, service_slots
+from bookings.selectors import (
+    OpeningCalendar,
+    bookable_resources,
+    period_refusal,
+    service_slots,
+)
 from bookings.services.occupancy import new_confirmation_code, save_with_occupancy
 from bookings.services.timeline import event_record
 from fleet.models import Resource
@@ -71,12 +76,12 @@ def candidates(
         opening_hours=service.kind == ServiceKind.RENTAL and not outside_hours_reason,
     )
     if refused:
-        raise SlotUnavailable(refused.message, reason=refused.code)
+        raise refused
     if outside_hours_reason:
         return resources
 
+    day = starts_at.astimezone(location.time_zone).date()
     if service.kind == ServiceKind.APPOINTMENT:
-        day = starts_at.astimezone(location.time_zone).date()
         slot = next(
             (
                 s
@@ -95,7 +100,12 @@ def candidates(
             None,
         )
         if slot is None:
-            raise SlotUnavailable("This time is not available.")
+            # Not among the free slots: the calendar says why, or else bookings hold it.
+            calendar = OpeningCalendar(location, day, day)
+            step = timedelta(minutes=service.slot_granularity_minutes)
+            raise calendar.refusal(starts_at, ends_at, step=step) or SlotUnavailable(
+                "This time is not available."
+            )
         free = set(slot.resource_ids)
         return [r for r in resources if r.pk in free]
 

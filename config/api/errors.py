@@ -20,12 +20,21 @@ class DomainError(Exception):
     """A rule of the domain refused the request.
 
     `code` is machine-readable; `status_code` is what pages and API answer: 409 when the data
-    changed under the caller (reloading and choosing again helps), 400 when the request itself
-    can never succeed.
+    changed under the caller (reloading and choosing again helps), 422 when a well-formed
+    request can never succeed as asked at that time (a booking rule refuses it), 400 when the
+    request itself does not describe anything that could succeed.
     """
 
     code = "domain_error"
     status_code = status.HTTP_400_BAD_REQUEST
+
+    # Every refusal the apps define, so the schema can list each code under its status without
+    # the kit importing the apps above it (config.api.schema).
+    kinds: list[type["DomainError"]] = []
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        DomainError.kinds.append(cls)
 
     def __init__(self, message: str, **details) -> None:
         super().__init__(message)

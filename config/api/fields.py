@@ -1,10 +1,14 @@
 """The fields every API endpoint and page form share: the calendar anything can be booked in,
 and instants that must carry their UTC offset."""
 
+import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from django import forms
+from django.http import QueryDict
 from django.utils import timezone
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -63,3 +67,52 @@ class WallClockTimeField(serializers.TimeField):
 
     def __init__(self, **kwargs):
         super().__init__(format="%H:%M", **kwargs)
+
+
+# Ids are bigint primary keys: a whole number from 1 to 2**63 - 1, given as a JSON integer in a
+# body, or as its plain digits in a query string or form. Nothing is coerced: 1.5, true, " 1 ",
+# "1.0" or "01" name no row and are refused (Python's int() would read several of them as 1).
+MAX_ID = 2**63 - 1
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+INVALID_ID = "An id is a whole number from 1 to 9223372036854775807, e.g. 12."
+_ID_DIGITS = re.compile(r"\A[1-9][0-9]{0,18}\Z")
+
+
+def parse_id(value: object, *, from_text: bool) -> int | None:
+    """The id `value` names, or None. `from_text`: it came from a query string or a form, where
+    every value is text; in a JSON body an id is a number."""
+    if from_text:
+        number = int(value) if isinstance(value, str) and _ID_DIGITS.match(value) else None
+    else:
+        number = value if type(value) is int else None
+    return number if number is not None and 1 <= number <= MAX_ID else None
+
+
+class StrictIdMixin:
+    """For a serializer field of an id (a related row's primary key): see parse_id."""
+
+    def to_internal_value(self, data):
+        from_text = isinstance(getattr(self.root, "initial_data", None), QueryDict)
+        number = parse_id(data, from_text=from_text)
+        if number is None:
+            raise serializers.ValidationError(INVALID_ID, code="invalid_id")
+        return super().to_internal_value(number)
+
+
+class IdFormField(forms.Field):
+    """A form's (and django-filter's) id: see parse_id."""
+
+    def to_python(self, value):
+        if value is None:  # not given; given but empty ("?location=") is no id
+            return None
+        number = parse_id(value, from_text=True)
+        if number is None:
+            raise forms.ValidationError(INVALID_ID, code="invalid_id")
+        return number
+
+
+@extend_schema_field(ID_SCHEMA)
+class IdFilter(filters.Filter):
+    """A query parameter naming a row by its id: see parse_id."""
+
+    field_class = IdFormField

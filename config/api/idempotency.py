@@ -35,12 +35,13 @@ class IdempotencyKeyReused(exceptions.APIException):
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     HEADER,
-    str,
+    # What _valid_key accepts: 1 to 255 printable ASCII characters (space to tilde).
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     description=(
-        "Any unique string up to 255 characters (a UUID). A retry with the same key and body "
-        "gets the first answer again, with `Idempotent-Replayed: true`; the same key with "
-        "another body is refused with 422 idempotency_key_reused."
+        "Any unique string of 1 to 255 printable ASCII characters (a UUID). A retry with "
+        "the same key and body gets the first answer again, with `Idempotent-Replayed: "
+        "true`; the same key with another body is refused with 422 idempotency_key_reused."
     ),
 )
 

@@ -1,11 +1,37 @@
 """The OpenAPI schema: drf-spectacular, plus the error answers every operation may give."""
 
+import inspect
+
 from django_scopes import scopes_disabled
 from drf_spectacular import generators, openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.permissions import AllowAny
 
-from config.api.errors import ErrorSerializer
+from config.api.errors import DomainError, ErrorSerializer
+
+# What each error status means, before the codes of the refusals that answer with it.
+ERROR_STATUSES = {
+    400: "Bad input: `validation_error`, with the messages per field in `details`.",
+    401: "`not_authenticated` or `authentication_failed`: no token, or a bad one.",
+    403: "`permission_denied`: the token's user may not do this here.",
+    404: "`not_found`: no such row, or one out of the caller's reach.",
+    409: "A conflict with other data: reload and choose again.",
+    422: (
+        "Well formed, but refused as asked at that time; `idempotency_key_reused`: this "
+        "Idempotency-Key was used for a different request."
+    ),
+    429: "`throttled`: wait `details.retry_after_seconds`.",
+}
+
+
+def error_description(status_code: int) -> str:
+    """The status's meaning, then every domain error code it answers with and when."""
+    lines = [ERROR_STATUSES[status_code]]
+    for kind in sorted(DomainError.kinds, key=lambda kind: kind.code):
+        if kind.status_code == status_code:
+            when = " ".join((inspect.getdoc(kind) or "").split("\n\n")[0].split())
+            lines.append(f"- `{kind.code}`: {when}")
+    return "\n".join(lines)
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -22,9 +48,12 @@ class AutoSchema(openapi.AutoSchema):
     def _get_response_bodies(self, direction: str = "response") -> dict:
         responses = super()._get_response_bodies(direction)
         for status_code in map(str, self._error_statuses()):
-            responses.setdefault(
-                status_code, self._get_response_for_code(ErrorSerializer, status_code)
-            )
+            if status_code not in responses:
+                response = self._get_response_for_code(ErrorSerializer, status_code)
+                responses[status_code] = {
+                    **response,
+                    "description": error_description(int(status_code)),
+                }
         return responses
 
 

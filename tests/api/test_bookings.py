@@ -102,6 +102,24 @@ def test_a_taken_slot_answers_409_slot_taken_and_writes_nothing(alpha, api):
     assert bookings_of(alpha) == before
 
 
+@pytest.mark.parametrize(
+    ("starts_at", "code"),
+    [
+        ("2029-12-07T10:00:00+02:00", "too_soon"),  # before the frozen clock's now
+        ("2045-01-02T12:00:00+02:00", "too_far_ahead"),  # past the 3650 days ahead
+        ("2030-01-07T07:00:00+02:00", "outside_opening_hours"),  # opens at 09:00
+        ("2030-01-07T12:30:00+02:00", "off_grid"),  # open, but slots start on the hour
+    ],
+)
+def test_a_time_the_rules_refuse_answers_422_with_its_own_code(alpha, api, starts_at, code):
+    before = bookings_of(alpha)
+
+    response = create(api(alpha.customer_user), alpha, starts_at=starts_at)
+
+    assert error_of(response) == (422, code)
+    assert bookings_of(alpha) == before
+
+
 # --- Idempotency-Key --------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Booking services: creation, prices, the lifecycle, optimistic locking and the timeline."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,10 +10,22 @@ from bookings.errors import (
     CancellationTooLate,
     InvalidBookingRequest,
     InvalidTransition,
+    LocationClosed,
+    OffGrid,
+    OutsideOpeningHours,
     SlotUnavailable,
     StaleVersion,
+    TooFarAhead,
+    TooSoon,
 )
-from bookings.models import Booking, BookingSource, BookingStatus, Occupancy, ServiceKind
+from bookings.models import (
+    Booking,
+    BookingSource,
+    BookingStatus,
+    Closure,
+    Occupancy,
+    ServiceKind,
+)
 from bookings.services import (
     booking_cancel,
     booking_complete,
@@ -50,9 +62,24 @@ def in_wash(wash):
 def test_any_resource_gets_the_first_free_one_then_the_next(in_wash):
     first, second = book(in_wash), book(in_wash)
     assert {first.resource, second.resource} == {in_wash.bay1, in_wash.bay2}
-    with pytest.raises(SlotUnavailable):
+    with pytest.raises(SlotUnavailable) as taken:
         book(in_wash)
+    assert (taken.value.code, taken.value.status_code) == ("slot_taken", 409)
     assert Booking.objects.count() == 2
+
+
+def test_a_time_within_a_closure_is_refused_as_closed_not_taken(in_wash):
+    Closure.objects.create(
+        organization=in_wash.organization,
+        location=in_wash.location,
+        first_day=date(2030, 1, 7),
+        last_day=date(2030, 1, 7),
+        reason="Holiday",
+    )
+    with pytest.raises(LocationClosed) as refused:
+        book(in_wash, starts_at=EIGHT)
+    assert (refused.value.code, refused.value.status_code) == ("closed", 422)
+    assert not Booking.objects.exists()
 
 
 def test_a_booking_has_its_period_price_code_and_a_created_event(in_wash):
@@ -74,9 +101,9 @@ def test_a_chosen_resource_that_is_taken_is_refused_even_if_another_is_free(in_w
 @pytest.mark.parametrize(
     ("starts_at", "error"),
     [
-        (utc(2030, 1, 7, 6), SlotUnavailable),  # 08:00 local, before opening
-        (utc(2030, 1, 7, 8, 30), SlotUnavailable),  # not on the slot grid
-        (utc(2029, 12, 7, 11), SlotUnavailable),  # in the past
+        (utc(2030, 1, 7, 6), OutsideOpeningHours),  # 08:00 local, before opening
+        (utc(2030, 1, 7, 8, 30), OffGrid),  # not on the slot grid
+        (utc(2029, 12, 7, 11), TooSoon),  # in the past
         (datetime(2030, 1, 7, 8), InvalidBookingRequest),  # naive
     ],
 )
@@ -90,8 +117,8 @@ def test_times_outside_the_rules_are_refused_and_nothing_is_written(in_wash, sta
     ("changes", "error"),
     [
         ({"vehicle_type": "tank"}, InvalidBookingRequest),
-        ({"starts_at": datetime(9999, 1, 4, 8, tzinfo=UTC)}, SlotUnavailable),  # absurdly far
-        ({"starts_at": utc(2030, 1, 7, 8, 0, 1)}, SlotUnavailable),  # a second off the grid
+        ({"starts_at": datetime(9999, 1, 4, 8, tzinfo=UTC)}, TooFarAhead),  # absurdly far
+        ({"starts_at": utc(2030, 1, 7, 8, 0, 1)}, OffGrid),  # a second off the grid
     ],
 )
 def test_absurd_input_is_refused_and_nothing_is_written(in_wash, changes, error):
@@ -308,5 +335,5 @@ def test_overlapping_rentals_of_one_car_are_refused(rental):
 
 
 def test_a_rental_must_start_and_end_within_opening_hours(rental):
-    with pytest.raises(SlotUnavailable, match="opening hours"):
+    with pytest.raises(OutsideOpeningHours, match="opening hours"):
         rent(rental, utc(2030, 1, 8, 4), utc(2030, 1, 9, 8))  # 06:00 local

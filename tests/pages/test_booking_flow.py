@@ -186,15 +186,18 @@ def test_a_bad_choice_is_a_400_naming_the_problem(shop, client, choice, message)
 @pytest.mark.parametrize(
     ("starts_at", "message"),
     [
-        (MONDAY_10.replace(hour=7), "This time is not available."),  # before opening
-        (MONDAY_10.replace(minute=30), "This time is not available."),  # off the hour grid
+        (MONDAY_10.replace(hour=7), "outside opening hours"),  # before opening
+        (MONDAY_10.replace(minute=30), "Bookings start every 60 minutes."),  # off the hour grid
         (datetime(2029, 12, 6, 10, tzinfo=UTC), "too soon"),  # in the past
     ],
 )
 def test_a_time_that_is_not_a_slot_is_refused_with_alternatives(shop, client, starts_at, message):
     response = client.post(_book_url(shop), {**_choice(starts_at), **DETAILS, "step": "confirm"})
-    assert response.status_code == 409
-    assert message in response.content.decode()
+    # 422: the rules refuse this time whoever else books; it was not taken by anyone
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert message in body
+    assert "The nearest free times" in body and "just taken" not in body
     assert _counts() == (0, 0, 0)
 
 

@@ -119,7 +119,8 @@ def test_staff_may_book_the_slot_under_way_that_customers_may_not(wash, fixed_no
 def test_outside_opening_hours_needs_a_reason_that_lands_in_the_timeline(wash):
     late = walk_in(wash, start_time="20:00")  # the wash closes at 17:00
     refused = signed_in(wash.owner).post(BOOK, late)
-    assert refused.status_code == 409 and bookings() == []
+    # 422 outside_opening_hours: a rule refuses it, not a booking holding the time
+    assert refused.status_code == 422 and bookings() == []
 
     booked = signed_in(wash.owner).post(BOOK, {**late, "outside_hours_reason": "Fleet customer"})
     assert booked.status_code == 302

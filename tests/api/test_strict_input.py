@@ -1,0 +1,54 @@
+"""Input is read as the schema says, never coerced: ids are whole numbers, pages are bounded."""
+
+import pytest
+
+from tests.api.test_bookings import bookings_of, create, error_of
+from tests.scenarios import SLOT, ApiTenant
+
+
+@pytest.mark.parametrize(
+    "service",
+    [lambda pk: pk + 0.5, str, lambda pk: f" {pk} ", lambda pk: True, lambda pk: 2**63],
+)
+def test_an_id_in_a_body_that_is_not_a_whole_number_is_a_400(alpha: ApiTenant, api, service):
+    before = bookings_of(alpha)
+    response = create(api(alpha.customer_user), alpha, service=service(alpha.service.pk))
+    assert error_of(response) == (400, "validation_error")
+    assert "service" in response.json()["error"]["details"]
+    assert bookings_of(alpha) == before
+
+
+@pytest.mark.parametrize("location", ["1.5", " 1 ", "01", "1.0", "", "9" * 30])
+def test_an_id_in_a_query_is_plain_digits(alpha: ApiTenant, api, location):
+    base = f"/api/v1/organizations/{alpha.organization.slug}"
+    service = f"{base}/services/{alpha.service.pk}/availability/"
+    query = f"date_from=2030-01-07&date_to=2030-01-07&location={location}"
+    assert error_of(api().get(f"{service}?{query}")) == (400, "validation_error")
+    assert error_of(api().get(f"{base}/cars/?location={location}"))[0] == 400
+
+
+def test_a_whole_number_id_in_a_query_is_read(alpha: ApiTenant, api):
+    base = f"/api/v1/organizations/{alpha.organization.slug}"
+    response = api().get(f"{base}/cars/?location={alpha.location.pk}")
+    assert response.status_code == 200 and response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("page_size", ["0", "101", "abc", "1.5", " 5"])
+def test_page_size_outside_1_to_100_is_a_400_not_the_default(alpha: ApiTenant, api, page_size):
+    url = f"/api/v1/organizations/{alpha.organization.slug}/services/?page_size={page_size}"
+    assert error_of(api().get(url)) == (400, "validation_error")
+
+
+def test_an_empty_idempotency_key_is_a_400(alpha: ApiTenant, api):
+    url = f"/api/v1/organizations/{alpha.organization.slug}/bookings/"
+    body = {"service": alpha.service.pk, "location": alpha.location.pk, "starts_at": SLOT}
+    response = api(alpha.customer_user).post(url, body, HTTP_IDEMPOTENCY_KEY="")
+    assert error_of(response) == (400, "validation_error")
+
+
+def test_nul_in_a_body_string_is_a_400_parse_error_and_deep_nesting_too(alpha: ApiTenant, api):
+    assert error_of(create(api(alpha.customer_user), alpha, notes="a\x00b")) == (400, "parse_error")
+    url = f"/api/v1/organizations/{alpha.organization.slug}/bookings/"
+    client = api(alpha.customer_user)
+    deep = client.generic("POST", url, "[" * 5000 + "]" * 5000, "application/json")
+    assert error_of(deep) == (400, "parse_error")
