@@ -433,8 +433,9 @@ def test_staff_made_bookings_via_the_service_are_confirmed_and_customers_pending
 )
 def test_odd_query_strings_at_the_desk_are_never_a_500(wash, query):
     client = signed_in(wash.owner)
-    assert client.get(BOOK, query).status_code in (200, 404)
-    assert client.get(BLOCK, query).status_code in (200, 404)
+    # 400: text PostgreSQL cannot store is refused before any view (config.api.storable).
+    assert client.get(BOOK, query).status_code in (200, 400, 404)
+    assert client.get(BLOCK, query).status_code in (200, 400, 404)
 
 
 def test_a_date_outside_the_platforms_years_is_a_400_naming_the_field(wash):
