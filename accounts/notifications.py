@@ -19,14 +19,13 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import AccountEmail, AccountEmailKind, EmailStatus, User
+from accounts.models import AccountEmail, AccountEmailKind, User
+from accounts.outbox import outbox_deliver, outbox_record_failure
 
 logger = logging.getLogger(__name__)
 
@@ -114,40 +113,26 @@ def _message(email: AccountEmail) -> EmailMessage:
     )
 
 
+def _address_gone(email: AccountEmail) -> str:
+    """Why not to send: the account was deleted, or its email changed meanwhile."""
+    if not email.user.is_active or email.user.email != email.to:
+        return "The account no longer has this address."
+    return ""
+
+
 def account_email_deliver(email_id: int) -> bool:
     """Send a pending email and mark it sent; False if it is already sent, or its address is
-    no longer the account's (the account was deleted, or its email changed meanwhile)."""
-    with transaction.atomic():
-        email = (
-            AccountEmail.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(pk=email_id, status=EmailStatus.PENDING)
-            .first()
-        )
-        if email is None:
-            return False
-        if not email.user.is_active or email.user.email != email.to:
-            email.status = EmailStatus.FAILED
-            email.last_error = "The account no longer has this address."
-            email.save(update_fields=["status", "last_error"])
-            return False
-        _message(email).send()
-        email.status = EmailStatus.SENT
-        email.sent_at = timezone.now()
-        email.attempts = F("attempts") + 1
-        email.last_error = ""
-        email.save(update_fields=["status", "sent_at", "attempts", "last_error"])
-    return True
+    no longer the account's."""
+    return outbox_deliver(
+        AccountEmail.objects.select_related("user"),
+        email_id,
+        message=_message,
+        refusal=_address_gone,
+    )
 
 
 def account_email_record_failure(
     email_id: int, error: Exception, *, retry_at: datetime | None
 ) -> None:
     """Note a failed attempt; without `retry_at` the email has failed for good."""
-    logger.warning("Account email %s not sent: %r", email_id, error)
-    changes = {"attempts": F("attempts") + 1, "last_error": repr(error)[:2000]}
-    if retry_at is None:
-        changes["status"] = EmailStatus.FAILED
-    else:
-        changes["next_attempt_at"] = retry_at
-    AccountEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING).update(**changes)
+    outbox_record_failure(AccountEmail.objects.all(), email_id, error, retry_at=retry_at)

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Organization
+from accounts.outbox import outbox_deliver, outbox_record_failure
 from bookings.manage_links import manage_url
 from bookings.models import (
     Booking,
@@ -171,39 +172,18 @@ def _message(email: OutboxEmail) -> EmailMultiAlternatives:
 def email_deliver(email_id: int) -> bool:
     """Send a pending email and mark it sent; False if it is already sent (or gone).
 
-    The row stays locked from the check until the commit, so a second delivery of the same
-    email waits and then finds it sent. If the process dies while sending, the transaction rolls
-    back and the email stays pending for the retry.
+    The row stays locked from the check until the commit (accounts.outbox), so a second
+    delivery of the same email waits and then finds it sent. If the process dies while
+    sending, the transaction rolls back and the email stays pending for the retry.
     """
-    with transaction.atomic():
-        email = (
-            # Only the email's row: locking the joined booking and organization while the mail
-            # goes out would hold up changes to the booking and every other email of the tenant.
-            OutboxEmail.objects.select_for_update(of=("self",))
-            .select_related("booking__organization")
-            .filter(pk=email_id, status=EmailStatus.PENDING)
-            .first()
-        )
-        if email is None:
-            return False
-        _message(email).send()
-        email.status = EmailStatus.SENT
-        email.sent_at = timezone.now()
-        email.attempts = F("attempts") + 1
-        email.last_error = ""
-        email.save(update_fields=["status", "sent_at", "attempts", "last_error"])
-    return True
+    return outbox_deliver(
+        OutboxEmail.objects.select_related("booking__organization"), email_id, message=_message
+    )
 
 
 def email_record_failure(email_id: int, error: Exception, *, retry_at: datetime | None) -> None:
     """Note a failed attempt; without `retry_at` the email has failed for good."""
-    logger.warning("Email %s not sent: %r", email_id, error)
-    changes = {"attempts": F("attempts") + 1, "last_error": repr(error)[:2000]}
-    if retry_at is None:
-        changes["status"] = EmailStatus.FAILED
-    else:
-        changes["next_attempt_at"] = retry_at
-    OutboxEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING).update(**changes)
+    outbox_record_failure(OutboxEmail.objects.all(), email_id, error, retry_at=retry_at)
 
 
 def email_send_again(email: OutboxEmail) -> bool:

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_scopes import ScopedManager
 
-from accounts.models import TenantModel
+from accounts.models import EmailStatus, TenantModel
 from bookings.models.booking import Booking
 
 
@@ -17,12 +17,6 @@ class EmailKind(models.TextChoices):
     CHANGE = "change", "Booking changed"
     CANCELLATION = "cancellation", "Booking cancelled"
     REMINDER = "reminder", "Reminder"
-
-
-class EmailStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed (gave up retrying)"
 
 
 class OutboxEmailQuerySet(models.QuerySet):
