@@ -17,7 +17,12 @@ from bookings.models import (
     ServiceVehiclePrice,
     VehicleType,
 )
-from config.api.fields import AwareDateTimeField, CalendarDateField, WallClockTimeField
+from config.api.fields import (
+    AwareDateTimeField,
+    CalendarDateField,
+    StrictIntegerField,
+    WallClockTimeField,
+)
 from fleet.models import Car, Resource
 
 MAX_DAYS_PER_REQUEST = 31
@@ -258,7 +263,7 @@ class BookingCreateSerializer(serializers.Serializer):
 
 
 class VersionSerializer(serializers.Serializer):
-    version = serializers.IntegerField(
+    version = StrictIntegerField(
         min_value=1, help_text="The booking's version as last read; a newer one answers 409."
     )
 
@@ -273,7 +278,7 @@ class RescheduleSerializer(VersionSerializer):
 
 
 class ReviewCreateSerializer(serializers.Serializer):
-    rating = serializers.IntegerField(min_value=1, max_value=5)
+    rating = StrictIntegerField(min_value=1, max_value=5)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
@@ -308,7 +313,7 @@ class StaffBookingDetailSerializer(StaffBookingSerializer):
 
 class ScheduleQuerySerializer(serializers.Serializer):
     date = CalendarDateField(help_text="First local day.")
-    days = serializers.IntegerField(min_value=1, max_value=7, default=1, help_text="1 to 7.")
+    days = StrictIntegerField(min_value=1, max_value=7, default=1, help_text="1 to 7.")
     location = ScopedPrimaryKeyRelatedField(Location, required=False)
     resource = ScopedPrimaryKeyRelatedField(Resource, required=False)
 

@@ -75,25 +75,46 @@ class WallClockTimeField(serializers.TimeField):
 MAX_ID = 2**63 - 1
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 INVALID_ID = "An id is a whole number from 1 to 9223372036854775807, e.g. 12."
-_ID_DIGITS = re.compile(r"\A[1-9][0-9]{0,18}\Z")
+_INTEGER_TEXT = re.compile(r"\A-?(0|[1-9][0-9]{0,18})\Z")
+
+
+def parse_integer(value: object, *, from_text: bool) -> int | None:
+    """The whole number `value` is, or None: a JSON integer in a body (not 1.0, true or "1"),
+    its plain digits in a query string or form (not "1.0", " 1 " or "01"). `from_text`: it
+    came from a query string or a form, where every value is text."""
+    if from_text:
+        return int(value) if isinstance(value, str) and _INTEGER_TEXT.match(value) else None
+    return value if type(value) is int else None
 
 
 def parse_id(value: object, *, from_text: bool) -> int | None:
-    """The id `value` names, or None. `from_text`: it came from a query string or a form, where
-    every value is text; in a JSON body an id is a number."""
-    if from_text:
-        number = int(value) if isinstance(value, str) and _ID_DIGITS.match(value) else None
-    else:
-        number = value if type(value) is int else None
+    """The id `value` names, or None: see parse_integer; from 1 to MAX_ID."""
+    number = parse_integer(value, from_text=from_text)
     return number if number is not None and 1 <= number <= MAX_ID else None
+
+
+def _from_text(field: serializers.Field) -> bool:
+    return isinstance(getattr(field.root, "initial_data", None), QueryDict)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Every whole number the API reads: the schema says `integer`, so 1.0, true, "1" (in a
+    JSON body) and "1.0" (in a query string) are a 400, not 1 (see parse_integer)."""
+
+    default_error_messages = {"invalid": "A whole number is required, e.g. 3."}
+
+    def to_internal_value(self, data):
+        number = parse_integer(data, from_text=_from_text(self))
+        if number is None:
+            self.fail("invalid")
+        return super().to_internal_value(number)
 
 
 class StrictIdMixin:
     """For a serializer field of an id (a related row's primary key): see parse_id."""
 
     def to_internal_value(self, data):
-        from_text = isinstance(getattr(self.root, "initial_data", None), QueryDict)
-        number = parse_id(data, from_text=from_text)
+        number = parse_id(data, from_text=_from_text(self))
         if number is None:
             raise serializers.ValidationError(INVALID_ID, code="invalid_id")
         return super().to_internal_value(number)

@@ -52,3 +52,28 @@ def test_nul_in_a_body_string_is_a_400_parse_error_and_deep_nesting_too(alpha: A
     client = api(alpha.customer_user)
     deep = client.generic("POST", url, "[" * 5000 + "]" * 5000, "application/json")
     assert error_of(deep) == (400, "parse_error")
+
+
+@pytest.mark.parametrize("version", [1.0, "1", True, " 1", 1.5])
+def test_a_version_that_is_not_a_json_integer_is_a_400_and_cancels_nothing(
+    alpha: ApiTenant, api, version
+):
+    url = f"/api/v1/me/bookings/{alpha.booking.code}/cancel/"
+    response = api(alpha.customer_user).post(url, {"version": version}, format="json")
+    assert error_of(response) == (400, "validation_error")
+    assert "version" in response.json()["error"]["details"]
+    alpha.booking.refresh_from_db()
+    assert alpha.booking.status != "cancelled"
+
+
+def test_a_version_that_is_a_json_integer_is_read(alpha: ApiTenant, api):
+    url = f"/api/v1/me/bookings/{alpha.booking.code}/cancel/"
+    response = api(alpha.customer_user).post(url, {"version": 1}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("days", ["1.0", " 1", "01", "true"])
+def test_an_integer_in_a_query_is_plain_digits(alpha: ApiTenant, api, days):
+    url = f"/api/v1/organizations/{alpha.organization.slug}/staff/schedule/"
+    query = f"date=2030-01-07&location={alpha.location.pk}&days={days}"
+    assert error_of(api(alpha.owner).get(f"{url}?{query}")) == (400, "validation_error")
