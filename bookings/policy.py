@@ -52,10 +52,10 @@ def books_at_the_desk(actor: User | None, organization) -> bool:
     return actor is not None and actor.has_perm(ADD_BOOKING, organization)
 
 
-def booking_notice(actor: User | None, service) -> timedelta:
+def booking_notice(service, *, at_the_desk: bool) -> timedelta:
     """How soon a booking may start. Customers give the service's minimum notice; at the desk
     the customer is standing there, so staff may book the slot already under way."""
-    if books_at_the_desk(actor, service.organization):
+    if at_the_desk:
         return -timedelta(minutes=service.slot_granularity_minutes)
     return timedelta(minutes=service.minimum_notice_minutes)
 

@@ -52,7 +52,7 @@ def _refusal(service: Service, location: Location, starts_at: datetime, ends_at:
         location=location,
         starts_at=starts_at,
         ends_at=ends_at,
-        notice=booking_notice(None, service),
+        notice=booking_notice(service, at_the_desk=False),
     )
 
 

@@ -39,7 +39,7 @@ from fleet.models import Resource
 
 def candidates(
     *,
-    actor: User | None,
+    at_the_desk: bool,
     service: Service,
     location: Location,
     starts_at: datetime,
@@ -60,11 +60,10 @@ def candidates(
         raise InvalidBookingRequest(
             f"{service} is not offered at {location}" + (f" by {resource}." if resource else ".")
         )
-    at_the_desk = books_at_the_desk(actor, service.organization)
     if outside_hours_reason and not at_the_desk:
         raise InvalidBookingRequest("Only staff may book outside opening hours.")
     now = timezone.now()
-    notice = booking_notice(actor, service)
+    notice = booking_notice(service, at_the_desk=at_the_desk)
     # The rules of time live in one selector, so the car search offers only what passes here.
     refused = period_refusal(
         service=service,
@@ -149,9 +148,11 @@ def booking_create(
     elif ends_at is None or ends_at <= starts_at:
         raise InvalidBookingRequest("A rental needs a return time after its pick-up time.")
 
-    at_the_desk = books_at_the_desk(actor, service.organization)
+    # The desk's rights come with booking at the desk: a member booking for themselves through
+    # the app books as any customer does.
+    at_the_desk = source == BookingSource.STAFF and books_at_the_desk(actor, service.organization)
     for candidate in candidates(
-        actor=actor,
+        at_the_desk=at_the_desk,
         service=service,
         location=location,
         starts_at=starts_at,

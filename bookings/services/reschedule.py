@@ -8,7 +8,7 @@ from accounts.models import User
 from bookings.errors import InvalidBookingRequest, InvalidTransition, SlotUnavailable
 from bookings.models import Booking, EmailKind, Occupancy, ServiceKind
 from bookings.notifications import email_queue
-from bookings.policy import UPCOMING_STATUSES, check_cutoff
+from bookings.policy import UPCOMING_STATUSES, books_at_the_desk, check_cutoff
 from bookings.pricing import quote
 from bookings.services.creation import candidates
 from bookings.services.lifecycle import locked_for_change
@@ -47,7 +47,7 @@ def booking_reschedule(
     occupancy = Occupancy.objects.get(booking=booking)
     occupancy.delete()
     free_resources = candidates(
-        actor=actor,
+        at_the_desk=books_at_the_desk(actor, service.organization),
         service=service,
         location=booking.location,
         starts_at=starts_at,

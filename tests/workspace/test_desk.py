@@ -11,6 +11,7 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Role
+from bookings.errors import SlotUnavailable
 from bookings.models import (
     BlockKind,
     Booking,
@@ -531,3 +532,28 @@ def test_the_same_payment_form_posted_twice_records_once(wash):
     with scopes_disabled():
         assert [str(p.amount) for p in booking.payments.all()] == ["5.00"]
     assert bookings()[0].payment_status == "deposit_paid"
+
+
+def test_a_member_booking_through_the_app_books_as_any_customer(wash):
+    """The desk's rights (the slot under way, confirmed at once) come with desk bookings only."""
+    with scopes_disabled():
+        wash.service.minimum_notice_minutes = 120
+        wash.service.save(update_fields=["minimum_notice_minutes"])
+        with pytest.raises(SlotUnavailable, match="too soon"):
+            booking_create(
+                actor=wash.owner,
+                source=BookingSource.API,
+                service=wash.service,
+                location=wash.location,
+                customer=wash.customer,
+                starts_at=NOW,
+            )
+        by_app = booking_create(
+            actor=wash.owner,
+            source=BookingSource.API,
+            service=wash.service,
+            location=wash.location,
+            customer=wash.customer,
+            starts_at=EIGHT,
+        )
+    assert by_app.status == BookingStatus.PENDING
