@@ -1,4 +1,4 @@
-"""Gunicorn settings of every deployment, read from the environment (`gunicorn -c config/gunicorn.conf.py`).
+"""Gunicorn settings of every deployment, from the environment (`gunicorn -c <this file>`).
 
 The worker timeout sits above the database's statement and lock timeouts, so a slow query ends
 as the application's own JSON 503, never as gunicorn killing the worker mid-answer.

@@ -5,11 +5,12 @@ from rest_framework import serializers
 
 from accounts.models import Customer, Role, User
 from accounts.selectors import account_workplaces
+from config.api.fields import RequestBody, TextField
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(RequestBody):
     email = serializers.EmailField()
-    password = serializers.CharField(style={"input_type": "password"}, max_length=128)
+    password = TextField(style={"input_type": "password"}, max_length=128)
 
     def validate(self, attrs: dict) -> dict:
         user = authenticate(
@@ -23,10 +24,10 @@ class TokenRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class SignupSerializer(serializers.Serializer):
+class SignupSerializer(RequestBody):
     email = serializers.EmailField()
-    password = serializers.CharField(style={"input_type": "password"}, max_length=128)
-    full_name = serializers.CharField(max_length=150)
+    password = TextField(style={"input_type": "password"}, max_length=128)
+    full_name = TextField(max_length=150)
 
 
 class IssuedTokenSerializer(serializers.Serializer):
@@ -88,8 +89,8 @@ class MeSerializer(serializers.ModelSerializer):
         return MembershipSummarySerializer(account_workplaces(user), many=True).data
 
 
-class MeUpdateSerializer(serializers.Serializer):
-    full_name = serializers.CharField(max_length=150, required=False)
+class MeUpdateSerializer(RequestBody):
+    full_name = TextField(max_length=150, required=False)
     phone = PhoneNumberField(
         required=False,
         allow_blank=True,
@@ -98,31 +99,29 @@ class MeUpdateSerializer(serializers.Serializer):
     )
 
 
-class PasswordChangeSerializer(serializers.Serializer):
-    current_password = serializers.CharField(style={"input_type": "password"}, max_length=128)
-    new_password = serializers.CharField(style={"input_type": "password"}, max_length=128)
+class PasswordChangeSerializer(RequestBody):
+    current_password = TextField(style={"input_type": "password"}, max_length=128)
+    new_password = TextField(style={"input_type": "password"}, max_length=128)
 
 
-class PasswordConfirmationSerializer(serializers.Serializer):
-    password = serializers.CharField(
+class PasswordConfirmationSerializer(RequestBody):
+    password = TextField(
         style={"input_type": "password"}, max_length=128, help_text="The current password."
     )
 
 
-class PasswordResetRequestSerializer(serializers.Serializer):
+class PasswordResetRequestSerializer(RequestBody):
     email = serializers.EmailField()
 
 
-class PasswordResetConfirmSerializer(serializers.Serializer):
-    uid = serializers.CharField(max_length=64, help_text="From the link: /accounts/reset/<uid>/…")
-    token = serializers.CharField(max_length=128, help_text="From the link: …/<token>/")
-    new_password = serializers.CharField(style={"input_type": "password"}, max_length=128)
+class PasswordResetConfirmSerializer(RequestBody):
+    uid = TextField(max_length=64, help_text="From the link: /accounts/reset/<uid>/…")
+    token = TextField(max_length=128, help_text="From the link: …/<token>/")
+    new_password = TextField(style={"input_type": "password"}, max_length=128)
 
 
-class EmailVerificationSerializer(serializers.Serializer):
-    token = serializers.CharField(
-        max_length=512, help_text="From the link: /accounts/verify-email/<token>/"
-    )
+class EmailVerificationSerializer(RequestBody):
+    token = TextField(max_length=512, help_text="From the link: /accounts/verify-email/<token>/")
 
 
 class EmailVerifiedSerializer(serializers.Serializer):

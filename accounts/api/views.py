@@ -47,6 +47,7 @@ from accounts.services import (
     account_verification_send,
     customer_account_create,
 )
+from config.api.fields import TextField
 from config.api.schema import AutoSchema
 from config.api.views import OrganizationEndpoint
 
@@ -274,7 +275,7 @@ class EmailVerificationResendView(APIView):
 
 
 class CustomerSearchSerializer(serializers.Serializer):
-    search = serializers.CharField(
+    search = TextField(
         required=False,
         max_length=100,
         trim_whitespace=False,  # as the schema says: any 1 to 100 characters, spaces too

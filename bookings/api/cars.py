@@ -19,7 +19,13 @@ from bookings.api.catalogue import IF_NONE_MATCH, NOT_MODIFIED, PublicEndpoint
 from bookings.api.serializers import DateRangeQuerySerializer
 from bookings.models import CarReview
 from bookings.selectors import bookable_cars, car_free_periods, car_reviews_published, car_search
-from config.api.fields import FIRST_DAY, LAST_DAY, OUT_OF_RANGE, IdFilter
+from config.api.fields import (
+    OUT_OF_RANGE,
+    AwareDateTimeFilter,
+    IdFilter,
+    WholeNumberFilter,
+    in_platform_years,
+)
 from fleet.models import Car, CarFeature, Transmission
 
 # The criteria the car pages search by too; the filter hands them to car_search.
@@ -94,11 +100,10 @@ class CarFilterForm(forms.Form):
             instant = data.get(name)
             if instant is None:
                 continue
-            # In UTC, as PostgreSQL takes no offset beyond 15:59; within the platform's years.
-            instant = instant.astimezone(UTC)
-            if not FIRST_DAY <= instant.date() <= LAST_DAY:
+            if not in_platform_years(instant):
                 self.add_error(name, OUT_OF_RANGE)
-            data[name] = instant
+            # In UTC, as PostgreSQL takes no offset beyond 15:59.
+            data[name] = instant.astimezone(UTC)
         free_from, free_to = data.get("free_from"), data.get("free_to")
         if (free_from is None) != (free_to is None):
             raise forms.ValidationError("Give both free_from and free_to, or neither.")
@@ -113,15 +118,13 @@ class CarFilter(filters.FilterSet):
         choices=CarFeature.choices,
         help_text="Cars with all of these features; repeat the parameter for each.",
     )
-    seats_min = filters.NumberFilter(field_name="seats", lookup_expr="gte")
+    seats_min = WholeNumberFilter(field_name="seats", lookup_expr="gte")
     transmission = filters.ChoiceFilter(choices=Transmission.choices)
     price_min = filters.NumberFilter(field_name="daily_rate", lookup_expr="gte")
     price_max = filters.NumberFilter(field_name="daily_rate", lookup_expr="lte")
     rating_min = filters.NumberFilter(field_name="average_rating", lookup_expr="gte")
-    free_from = filters.IsoDateTimeFilter(
-        help_text="With free_to: no booking or maintenance in between."
-    )
-    free_to = filters.IsoDateTimeFilter()
+    free_from = AwareDateTimeFilter(help_text="With free_to: no booking or maintenance in between.")
+    free_to = AwareDateTimeFilter()
     ordering = NullsLastOrderingFilter(
         fields=(("daily_rate", "price"), ("average_rating", "rating")),
         help_text="price, -price, rating or -rating.",

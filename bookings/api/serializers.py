@@ -20,7 +20,9 @@ from bookings.models import (
 from config.api.fields import (
     AwareDateTimeField,
     CalendarDateField,
+    RequestBody,
     StrictIntegerField,
+    TextField,
     WallClockTimeField,
 )
 from fleet.models import Car, Resource
@@ -239,7 +241,7 @@ class BookingCreatedSerializer(BookingSerializer):
         fields = [*BookingSerializer.Meta.fields, "quote"]
 
 
-class BookingCreateSerializer(serializers.Serializer):
+class BookingCreateSerializer(RequestBody):
     service = ScopedPrimaryKeyRelatedField(Service, filters={"is_active": True})
     location = ScopedPrimaryKeyRelatedField(Location)
     starts_at = AwareDateTimeField()
@@ -251,7 +253,7 @@ class BookingCreateSerializer(serializers.Serializer):
     )
     car = ScopedPrimaryKeyRelatedField(Car, required=False, help_text="Rentals: the car.")
     vehicle_type = serializers.ChoiceField(VehicleType.choices, required=False, allow_blank=True)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    notes = TextField(required=False, allow_blank=True, max_length=2000)
 
     def validate(self, attrs: dict) -> dict:
         car = attrs.pop("car", None)
@@ -262,14 +264,14 @@ class BookingCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class VersionSerializer(serializers.Serializer):
+class VersionSerializer(RequestBody):
     version = StrictIntegerField(
         min_value=1, help_text="The booking's version as last read; a newer one answers 409."
     )
 
 
 class CancelSerializer(VersionSerializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = TextField(required=False, allow_blank=True, max_length=500)
 
 
 class RescheduleSerializer(VersionSerializer):
@@ -277,9 +279,9 @@ class RescheduleSerializer(VersionSerializer):
     ends_at = AwareDateTimeField(required=False, help_text="Rentals only.")
 
 
-class ReviewCreateSerializer(serializers.Serializer):
+class ReviewCreateSerializer(RequestBody):
     rating = StrictIntegerField(min_value=1, max_value=5)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    comment = TextField(required=False, allow_blank=True, max_length=2000)
 
 
 class ReviewCreatedSerializer(serializers.Serializer):

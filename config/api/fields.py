@@ -17,6 +17,19 @@ from rest_framework import serializers
 # standard time (+01:39:49 in Helsinki).
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 OUT_OF_RANGE = f"Must be between {FIRST_DAY} and {LAST_DAY}."
+# The same years as the schema states them, so a client's validator refuses what we refuse.
+DATE_SCHEMA = {"type": "string", "format": "date", "pattern": r"^20\d{2}-\d{2}-\d{2}$"}
+INSTANT_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^20\d{2}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$",
+    "example": "2030-01-07T09:00:00+02:00",
+}
+
+
+def in_platform_years(instant: datetime) -> bool:
+    """Whether the instant's date, as written (in its own offset), is in the platform's years."""
+    return FIRST_DAY <= instant.date() <= LAST_DAY
 
 
 def wall_clock_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -30,6 +43,7 @@ def wall_clock_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     return instant
 
 
+@extend_schema_field(DATE_SCHEMA)
 class CalendarDateField(serializers.DateField):
     default_error_messages = {"out_of_range": OUT_OF_RANGE}
 
@@ -40,6 +54,7 @@ class CalendarDateField(serializers.DateField):
         return day
 
 
+@extend_schema_field(INSTANT_SCHEMA)
 class AwareDateTimeField(serializers.DateTimeField):
     """An instant with its UTC offset; a bare wall-clock time would be ambiguous."""
 
@@ -51,13 +66,47 @@ class AwareDateTimeField(serializers.DateTimeField):
     def enforce_timezone(self, value):
         if timezone.is_naive(value):
             self.fail("naive")
+        if not in_platform_years(value):
+            self.fail("out_of_range")
         return super().enforce_timezone(value)
 
-    def to_internal_value(self, value):
-        instant = super().to_internal_value(value)
-        if not FIRST_DAY <= instant.astimezone(UTC).date() <= LAST_DAY:
-            self.fail("out_of_range")
-        return instant
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": INSTANT_SCHEMA["pattern"].replace("^", "^(", 1)[:-1] + ")?$",
+        "example": INSTANT_SCHEMA["example"],
+    }
+)
+class AwareDateTimeFilter(filters.IsoDateTimeFilter):
+    """A query parameter naming an instant, or empty for none: see AwareDateTimeField (the
+    filter's form checks the years)."""
+
+
+class RequestBody(serializers.Serializer):
+    """Every request body the API reads: the fields it names and no others. An unknown field is a
+    400 naming it, not silently dropped: a misspelt `note` must not look accepted."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Not a field of this request."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """Every free text the API reads: the schema says `string`, so 0, 1.5 or true are a 400,
+    not the text "0" (DRF's CharField would turn numbers into text)."""
+
+    default_error_messages = {"invalid": "Text is required, in quotes."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}$", "example": "09:00"})
@@ -130,6 +179,25 @@ class IdFormField(forms.Field):
         if number is None:
             raise forms.ValidationError(INVALID_ID, code="invalid_id")
         return number
+
+
+class WholeNumberFormField(forms.Field):
+    """A form's (and django-filter's) whole number: see parse_integer."""
+
+    def to_python(self, value):
+        if value is None:
+            return None
+        number = parse_integer(value, from_text=True)
+        if number is None:
+            raise forms.ValidationError("A whole number is required, e.g. 3.", code="invalid")
+        return number
+
+
+@extend_schema_field({"type": "integer"})
+class WholeNumberFilter(filters.NumberFilter):
+    """A query parameter that is a whole number: see parse_integer."""
+
+    field_class = WholeNumberFormField
 
 
 @extend_schema_field(ID_SCHEMA)

@@ -8,10 +8,17 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.permissions import AllowAny
 
 from config.api.errors import DomainError, ErrorSerializer
+from config.api.storable import STORABLE_TEXT_PATTERN
 
 # What each error status means, before the codes of the refusals that answer with it.
 ERROR_STATUSES = {
-    400: "Bad input: `validation_error`, with the messages per field in `details`.",
+    400: (
+        "Bad input: `validation_error`, with the messages per field in `details`. Besides what "
+        "this schema forbids, input it allows can still be refused when a rule spans fields "
+        "(`date_to` before `date_from`, `ends_at` not after `starts_at`, both `car` and "
+        "`resource`) or the input is wrong rather than malformed (a password, a link's token, "
+        "an email address already signed up)."
+    ),
     401: "`not_authenticated` or `authentication_failed`: no token, or a bad one.",
     403: "`permission_denied`: the token's user may not do this here.",
     404: "`not_found`: no such row, or one out of the caller's reach.",
@@ -76,3 +83,26 @@ class SchemaGenerator(generators.SchemaGenerator):
     def get_schema(self, request=None, public=False):
         with scopes_disabled():
             return super().get_schema(request=request, public=public)
+
+
+def _storable(schema: dict) -> None:
+    """Free text (no format, pattern or choices of its own) says what StrictJSONParser and
+    StorableTextMiddleware refuse: NUL and lone UTF-16 surrogates."""
+    if schema.get("type") == "string" and not schema.keys() & {"format", "pattern", "enum"}:
+        schema["pattern"] = STORABLE_TEXT_PATTERN
+
+
+def strict_input(result: dict, generator, request, public) -> dict:
+    """Postprocessing: the schema states input as strictly as the server reads it. A request
+    body is the fields it names (others are ignored, so clients must not rely on them), and
+    free text in bodies and parameters cannot hold what PostgreSQL cannot store."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+            for field in component.get("properties", {}).values():
+                _storable(field)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                _storable(parameter.get("schema", {}))
+    return result

@@ -20,6 +20,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# The same rule as an OpenAPI (ECMA-262) pattern, for the schema's free-text fields.
+STORABLE_TEXT_PATTERN = r"^[^\u0000\uD800-\uDFFF]*$"
 UNSTORABLE_MESSAGE = "Text may not contain NUL characters or lone UTF-16 surrogates."
 MAX_JSON_DEPTH = 32
 MAX_JSON_BYTES = 1024 * 1024

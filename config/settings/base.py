@@ -272,6 +272,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "DEFAULT_GENERATOR_CLASS": "config.api.schema.SchemaGenerator",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema.strict_input",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ServiceKindEnum": "bookings.models.ServiceKind",
         "ResourceKindEnum": "fleet.models.ResourceKind",
