@@ -162,7 +162,6 @@ class MembershipAdmin(TenantModelAdmin):
                 role=form.cleaned_data["role"],
                 limited_to_locations=form.cleaned_data["limited_to_locations"],
                 locations=form.cleaned_data["locations"],
-                invite_url_base=request.build_absolute_uri("/")[:-1],
             )
         except ValidationError as error:  # raced with another add since the form was checked
             raise PermissionDenied(error.messages) from error

@@ -313,6 +313,7 @@ class EmailStatus(models.TextChoices):
 class AccountEmailKind(models.TextChoices):
     EMAIL_VERIFICATION = "verification", "Email verification"
     PASSWORD_RESET = "password_reset", "Password reset"
+    STAFF_INVITATION = "invitation", "Staff invitation"
 
 
 class AccountEmailQuerySet(models.QuerySet):

@@ -1,4 +1,5 @@
-"""Emails to a person about their account (verification, password reset), through an outbox.
+"""Emails to a person about their account (verification, password reset, an invitation to join
+an organization's staff), through an outbox.
 
 The same pattern as the booking emails (bookings/notifications.py): `account_email_queue` writes
 an AccountEmail row inside the caller's transaction and queues its task on commit, so an email
@@ -34,6 +35,13 @@ VERIFICATION_SALT = "accounts.email-verification"
 SUBJECTS = {
     AccountEmailKind.EMAIL_VERIFICATION: "Confirm your email address",
     AccountEmailKind.PASSWORD_RESET: "Choose a new password",
+    AccountEmailKind.STAFF_INVITATION: "You have been invited to the booking platform",
+}
+# Each kind's body; an invitation's link is a password reset's: the new member chooses one.
+TEMPLATES = {
+    AccountEmailKind.EMAIL_VERIFICATION: "accounts/email/verification.txt",
+    AccountEmailKind.PASSWORD_RESET: "accounts/email/password_reset.txt",
+    AccountEmailKind.STAFF_INVITATION: "accounts/email/invitation.txt",
 }
 
 
@@ -64,7 +72,7 @@ def password_reset_uid(user: User) -> str:
 
 
 def _link(user: User, kind: str) -> str:
-    if kind == AccountEmailKind.PASSWORD_RESET:
+    if kind in (AccountEmailKind.PASSWORD_RESET, AccountEmailKind.STAFF_INVITATION):
         # Django's own page takes it too (/accounts/reset/...), so the link works in a browser;
         # an app that opens such links posts uid and token to /api/v1/auth/password-reset/confirm/.
         path = reverse(
@@ -98,16 +106,14 @@ def _send_after_commit(email: AccountEmail) -> None:
 
 def _message(email: AccountEmail) -> EmailMessage:
     context = {"user": email.user, "link": _link(email.user, email.kind), "kind": email.kind}
-    if email.kind == AccountEmailKind.PASSWORD_RESET:
-        context["valid_days"] = settings.PASSWORD_RESET_TIMEOUT // 86400
-        template = "accounts/email/password_reset.txt"
-    else:
+    if email.kind == AccountEmailKind.EMAIL_VERIFICATION:
         context["valid_days"] = settings.ACCOUNT_EMAIL_VERIFICATION_MAX_AGE.days
-        template = "accounts/email/verification.txt"
+    else:
+        context["valid_days"] = settings.PASSWORD_RESET_TIMEOUT // 86400
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     return EmailMessage(
         subject=SUBJECTS[email.kind],
-        body=render_to_string(template, context),
+        body=render_to_string(TEMPLATES[email.kind], context),
         to=[email.to],
         headers={"Message-ID": f"<account-email-{email.pk}@{domain}>"},
     )

@@ -5,13 +5,10 @@ from collections.abc import Iterable
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_decode
 from django_scopes import scopes_disabled
 from knox.models import AuthToken
 from phonenumber_field.phonenumber import PhoneNumber
@@ -82,29 +79,14 @@ def membership_exists(*, organization: Organization, email: str) -> bool:
     )
 
 
-def user_get_or_invite(*, email: str, full_name: str = "", invite_url_base: str = "") -> User:
-    """The user with this email; a new one gets no password and an email to choose one."""
+def user_get_or_invite(*, email: str, full_name: str = "") -> User:
+    """The user with this email; a new one gets no password and an invitation to choose one,
+    through the account email outbox (sent once the caller's transaction commits)."""
     user = User.objects.filter(email=email.lower()).first()
     if user is None:
         user = User.objects.create_user(email, password=None, full_name=full_name)
-        transaction.on_commit(lambda: _send_invitation(user, invite_url_base))
+        account_email_queue(user=user, kind=AccountEmailKind.STAFF_INVITATION)
     return user
-
-
-def _send_invitation(user: User, url_base: str) -> None:
-    path = reverse(
-        "password_reset_confirm",
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
-        },
-    )
-    send_mail(
-        subject="You have been invited to the booking platform",
-        message=f"Choose your password to sign in: {url_base}{path}",
-        from_email=None,
-        recipient_list=[user.email],
-    )
 
 
 @transaction.atomic
@@ -116,7 +98,6 @@ def membership_create(
     limited_to_locations: bool = False,
     locations: Iterable[Location] = (),
     full_name: str = "",
-    invite_url_base: str = "",
 ) -> Membership:
     """Add a person to an organization's staff, inviting them if they have no account yet."""
     locations = list(locations)
@@ -128,7 +109,7 @@ def membership_create(
     )
     if membership_exists(organization=organization, email=email):
         raise ValidationError({"email": f"{email} is already a member of {organization}."})
-    user = user_get_or_invite(email=email, full_name=full_name, invite_url_base=invite_url_base)
+    user = user_get_or_invite(email=email, full_name=full_name)
     membership = Membership.objects.with_scope(organization=organization.pk).create(
         organization=organization, user=user, role=role, limited_to_locations=limited_to_locations
     )

@@ -3,11 +3,20 @@
 import json
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
-from accounts.models import Customer, Location, Membership, Role, User
+from accounts.models import (
+    AccountEmail,
+    AccountEmailKind,
+    Customer,
+    Location,
+    Membership,
+    Role,
+    User,
+)
 from tests.factories import CustomerFactory, MembershipFactory, OrganizationFactory
 
 
@@ -176,10 +185,13 @@ def test_owner_invites_a_new_member_by_email(
     assert response.status_code == 302
     user = User.objects.get(email="new.barber@example.com")
     assert not user.has_usable_password()
-    # and the invitation carries a working link to choose a password
+    # and the invitation, through the account email outbox, carries a working link to choose
+    # a password
     (invitation,) = mail.outbox
     assert invitation.to == ["new.barber@example.com"]
-    link = invitation.body.split("http://testserver")[1].strip()
+    assert AccountEmail.objects.get(user=user).kind == AccountEmailKind.STAFF_INVITATION
+    assert AccountEmail.objects.get(user=user).sent_at is not None
+    link = invitation.body.split(settings.SITE_URL)[1].split()[0]
     set_password_page = client_for(None).get(link, follow=True)
     assert "new_password1" in set_password_page.content.decode()
     with scopes_disabled():
