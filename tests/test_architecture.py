@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "config.api.models",
             "config.api.pagination",
             "config.api.schema",
+            "config.api.storable",
             "config.api.tasks",
             "config.api.views",
             "config.embedded_postgres",

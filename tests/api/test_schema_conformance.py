@@ -197,10 +197,13 @@ def _steering_undid_a_mutation(case: schemathesis.Case) -> bool:
     }
     for mutation in _mutations(case):
         values = containers.get(mutation.parameter_location)
-        name = mutation.parameter or (mutation.path[0] if mutation.path else None)
-        key = _known_key(str(name), case.operation.path)
-        if isinstance(values, dict) and key in KNOWN and values.get(name) in KNOWN[key]:
-            return True
+        if not isinstance(values, dict):
+            continue
+        pointer = mutation.schema_pointer.removeprefix("/properties/").split("/")[0]
+        for name in {mutation.parameter, *mutation.path[:1], pointer} & values.keys():
+            key = _known_key(str(name), case.operation.path)
+            if key in KNOWN and values[name] in KNOWN[key]:
+                return True
     return False
 
 
