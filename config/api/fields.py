@@ -19,10 +19,11 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 OUT_OF_RANGE = f"Must be between {FIRST_DAY} and {LAST_DAY}."
 # The same years as the schema states them, so a client's validator refuses what we refuse.
 DATE_SCHEMA = {"type": "string", "format": "date", "pattern": r"^20\d{2}-\d{2}-\d{2}$"}
+_INSTANT = r"20\d{2}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})"
 INSTANT_SCHEMA = {
     "type": "string",
     "format": "date-time",
-    "pattern": r"^20\d{2}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$",
+    "pattern": f"^{_INSTANT}$",
     "example": "2030-01-07T09:00:00+02:00",
 }
 
@@ -71,12 +72,9 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
+# No `format` here: an empty value (no filter) is not a date-time.
 @extend_schema_field(
-    {
-        "type": "string",
-        "pattern": INSTANT_SCHEMA["pattern"].replace("^", "^(", 1)[:-1] + ")?$",
-        "example": INSTANT_SCHEMA["example"],
-    }
+    {"type": "string", "pattern": f"^({_INSTANT})?$", "example": INSTANT_SCHEMA["example"]}
 )
 class AwareDateTimeFilter(filters.IsoDateTimeFilter):
     """A query parameter naming an instant, or empty for none: see AwareDateTimeField (the
@@ -169,28 +167,26 @@ class StrictIdMixin:
         return super().to_internal_value(number)
 
 
-class IdFormField(forms.Field):
-    """A form's (and django-filter's) id: see parse_id."""
-
-    def to_python(self, value):
-        if value is None:  # not given; given but empty ("?location=") is no id
-            return None
-        number = parse_id(value, from_text=True)
-        if number is None:
-            raise forms.ValidationError(INVALID_ID, code="invalid_id")
-        return number
-
-
 class WholeNumberFormField(forms.Field):
     """A form's (and django-filter's) whole number: see parse_integer."""
 
+    parse = staticmethod(parse_integer)
+    message, code = "A whole number is required, e.g. 3.", "invalid"
+
     def to_python(self, value):
-        if value is None:
+        if value is None:  # not given; given but empty ("?seats_min=") is no number
             return None
-        number = parse_integer(value, from_text=True)
+        number = self.parse(value, from_text=True)
         if number is None:
-            raise forms.ValidationError("A whole number is required, e.g. 3.", code="invalid")
+            raise forms.ValidationError(self.message, code=self.code)
         return number
+
+
+class IdFormField(WholeNumberFormField):
+    """A form's (and django-filter's) id: see parse_id."""
+
+    parse = staticmethod(parse_id)
+    message, code = INVALID_ID, "invalid_id"
 
 
 @extend_schema_field({"type": "integer"})

@@ -94,7 +94,7 @@ def _storable(schema: dict) -> None:
 
 def strict_input(result: dict, generator, request, public) -> dict:
     """Postprocessing: the schema states input as strictly as the server reads it. A request
-    body is the fields it names (others are ignored, so clients must not rely on them), and
+    body is the fields it names (RequestBody refuses any other), and
     free text in bodies and parameters cannot hold what PostgreSQL cannot store."""
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
