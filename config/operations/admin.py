@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
 from accounts import roles
+from config.operations import views
 from config.operations.models import Backup
 
 
@@ -32,3 +33,6 @@ class BackupAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+admin.site.register_page("database/", views.database, "operations_database")

@@ -302,6 +302,9 @@ PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="FI")
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
+# Every process logs statements slower than this (config/operations/insight.py); 0 turns it off.
+DATABASE_SLOW_STATEMENT_MS = env.int("DATABASE_SLOW_STATEMENT_MS", default=500)
+
 # --- Backups (config/operations/backups.py, docs/operations.md) --------------------------------
 # A folder by default; with BACKUP_S3_BUCKET, any S3-compatible bucket (django-storages), whose
 # credentials come from the usual AWS_* variables or the machine's role.
