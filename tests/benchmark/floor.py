@@ -3,8 +3,9 @@
 A whole project in one module (settings, URLs, views, the WSGI application), run under the same
 gunicorn settings as the platform. No middleware, no apps, no templates:
 
-- GET  /cached  one Redis GET through Django's cache, returned as JSON (the floor of every
-                cached read: availability, the catalogue);
+- GET  /cached/<name>  one Redis GET through Django's cache, returned as JSON (the floor of
+                every cached read). The value is the platform's own answer to that read
+                (BENCH_FLOOR_DIR/<name>.json, saved by the runner), so both send the same bytes;
 - POST /book    one booking row and its occupancy in one transaction, the occupancy under the
                 same exclusion constraint as the platform's (occupancy_range ... WITH &&), on
                 the first of the bays that is free (the floor of booking creation).
@@ -14,6 +15,7 @@ Its tables are created by tests/benchmark/run.py in the benchmark database.
 
 import json
 import os
+from pathlib import Path
 
 import environ
 from django.core.cache import cache
@@ -41,13 +43,17 @@ CACHES = {
         "KEY_PREFIX": "floor",
     }
 }
-CACHED_KEY = "cached-read"
+ANSWERS = Path(os.environ.get("BENCH_FLOOR_DIR", "."))
 BAYS = int(os.environ.get("BENCH_BAYS", "5"))
 
 
 # --- Views -----------------------------------------------------------------------------------
-def cached(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(cache.get(CACHED_KEY), safe=False)
+def cached(request: HttpRequest, name: str) -> HttpResponse:
+    value = cache.get(name)
+    if value is None:  # the first request of a run stores it
+        value = json.loads((ANSWERS / f"{name}.json").read_text())
+        cache.set(name, value, None)
+    return JsonResponse(value, safe=False)
 
 
 @csrf_exempt
@@ -73,7 +79,7 @@ def book(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"detail": "taken"}, status=409)
 
 
-urlpatterns = [path("cached", cached), path("book", book)]
+urlpatterns = [path("cached/<slug:name>", cached), path("book", book)]
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", __name__)
 application = get_wsgi_application()
