@@ -32,6 +32,7 @@ from analytics.selectors import (
     today_schedule,
 )
 from analytics.tasks import analytics_views_refresh
+from config.replicas import replica_reads
 
 
 @dataclass
@@ -109,6 +110,7 @@ def _dashboard(request: HttpRequest) -> tuple[DashboardFilterForm, Dashboard | N
 
 
 @require_GET
+@replica_reads()
 def dashboard(request: HttpRequest) -> TemplateResponse:
     form, board = _dashboard(request)
     context = {
@@ -124,6 +126,7 @@ def dashboard(request: HttpRequest) -> TemplateResponse:
 
 
 @require_GET
+@replica_reads()
 def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
     form, board = _dashboard(request)
     if board is None:

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "config.api.tasks",
             "config.api.views",
             "config.embedded_postgres",
+            "config.replicas",
             "config.settings",
         ),
     ),

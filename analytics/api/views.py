@@ -23,6 +23,7 @@ class AnalyticsReportView(OrganizationEndpoint):
     slice, for the locations the caller may see."""
 
     required_permission = VIEW_FIGURES
+    stale_reads_ok = True
 
     @extend_schema(parameters=[ReportQuerySerializer], responses=ReportSerializer)
     def get(self, request: Request) -> Response:

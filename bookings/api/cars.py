@@ -166,6 +166,8 @@ class CarDetailView(PublicEndpoint, generics.RetrieveAPIView):
 class CarAvailabilityView(PublicEndpoint):
     """When the car is free between two local dates, as periods in its location's time zone."""
 
+    stale_reads_ok = False  # cached by version: computed on the primary (config/replicas.py)
+
     @extend_schema(
         parameters=[DateRangeQuerySerializer, IF_NONE_MATCH],
         responses={200: CarAvailabilitySerializer, 304: NOT_MODIFIED},

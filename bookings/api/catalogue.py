@@ -34,9 +34,10 @@ NOT_MODIFIED = OpenApiResponse(description="Nothing changed since the ETag in If
 
 
 class PublicEndpoint(OrganizationEndpoint):
-    """Readable by anyone, signed in or not."""
+    """Readable by anyone, signed in or not; its reads may come from a replica."""
 
     required_permission = PUBLIC
+    stale_reads_ok = True
 
 
 class OrganizationView(PublicEndpoint, generics.RetrieveAPIView):
@@ -75,6 +76,8 @@ class ServiceDetailView(PublicEndpoint, generics.RetrieveAPIView):
 
 class ServiceAvailabilityView(PublicEndpoint):
     """Free slots of an appointment service at a location, day by day in its time zone."""
+
+    stale_reads_ok = False  # cached by version: computed on the primary (config/replicas.py)
 
     @extend_schema(
         parameters=[ServiceAvailabilityQuerySerializer, IF_NONE_MATCH],

@@ -34,6 +34,7 @@ from bookings.services import (
 )
 from config.api.idempotency import idempotent
 from config.api.views import SIGNED_IN, OrganizationEndpoint
+from config.replicas import replica_reads
 
 
 class BookingCreateView(OrganizationEndpoint):
@@ -83,6 +84,10 @@ class AccountBookingListView(AccountBookingsView, generics.ListAPIView):
 
     def get_queryset(self):
         return super().get_queryset().order_by("-starts_at", "-pk")
+
+    @replica_reads()  # read-your-writes keeps a customer who just booked on the primary
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class AccountBookingDetailView(AccountBookingsView, generics.RetrieveAPIView):

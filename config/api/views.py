@@ -10,6 +10,8 @@ is `permitted()`'s job.
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
+from config.replicas import replica_reads
+
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
 
@@ -26,9 +28,14 @@ class HasOrganizationPermission(BasePermission):
 
 
 class OrganizationEndpoint(APIView):
-    """An API view in the organization of its URL; subclasses set `required_permission`."""
+    """An API view in the organization of its URL; subclasses set `required_permission`.
+
+    `stale_reads_ok`: its GETs may read from a streaming replica (config/replicas.py): the
+    catalogue, availability and reports, where a second of lag is harmless.
+    """
 
     required_permission: str
+    stale_reads_ok = False
 
     def get_permissions(self) -> list[BasePermission]:
         if self.required_permission == PUBLIC:
@@ -39,4 +46,7 @@ class OrganizationEndpoint(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         kwargs.pop("organization_slug", None)  # request.organization says it, scoped
+        if self.stale_reads_ok and request.method in ("GET", "HEAD"):
+            with replica_reads():
+                return super().dispatch(request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)

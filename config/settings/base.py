@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After a client's write, its reads stay on the primary for a while (config/replicas.py).
+    "config.replicas.ReadYourWritesMiddleware",
     # The tenant wall: after authentication, because the admin's scope is the user's organizations.
     "accounts.tenancy.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -98,6 +100,22 @@ def database_from_environment(*, embedded_fallback: bool) -> dict:
         url = embedded_database_url(EMBEDDED_POSTGRES_DIR)
     elif url is None:
         url = env("DATABASE_URL")  # raises ImproperlyConfigured naming the variable
+    return database_from_url(url)
+
+
+def replica_databases() -> dict[str, dict]:
+    """`replica1`, `replica2`... from DATABASE_REPLICA_URLS, read by config.replicas' router.
+
+    In tests they mirror the default database (the router's rules are tested against real
+    replicas in tests/scaling/).
+    """
+    return {
+        f"replica{number}": database_from_url(url) | {"TEST": {"MIRROR": "default"}}
+        for number, url in enumerate(DATABASE_REPLICA_URLS, start=1)
+    }
+
+
+def database_from_url(url: str) -> dict:
     settings = env.db_url_config(url)
     settings["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     settings["CONN_HEALTH_CHECKS"] = True
@@ -107,6 +125,13 @@ def database_from_environment(*, embedded_fallback: bool) -> dict:
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
     return settings
 
+
+# Streaming replicas for reads that tolerate a little staleness (config/replicas.py).
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=5.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=2.0)
+DATABASE_READ_YOUR_WRITES_SECONDS = env.int("DATABASE_READ_YOUR_WRITES_SECONDS", default=15)
+DATABASE_ROUTERS = ["config.replicas.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -3,11 +3,14 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import database_from_environment, env
+from config.settings.base import database_from_environment, env, replica_databases
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = False
-DATABASES = {"default": database_from_environment(embedded_fallback=False)}
+DATABASES = {
+    "default": database_from_environment(embedded_fallback=False),
+    **replica_databases(),
+}
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 # The local fallbacks of base.py (per-process cache, eager tasks) are wrong for a deployment.
 if not REDIS_URL or not CELERY_BROKER_URL:  # noqa: F405

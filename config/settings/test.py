@@ -1,9 +1,12 @@
 """The test suite: `make test`."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import database_from_environment
+from config.settings.base import database_from_environment, replica_databases
 
-DATABASES = {"default": database_from_environment(embedded_fallback=True)}
+DATABASES = {
+    "default": database_from_environment(embedded_fallback=True),
+    **replica_databases(),
+}
 # Hashing strength is not under test; a fast hasher keeps the suite quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
