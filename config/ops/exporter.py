@@ -9,12 +9,14 @@ header a client could write; behind a proxy, use the token or the proxy's networ
 import ipaddress
 import logging
 import os
+from datetime import datetime
 
 import prometheus_client
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from kombu import Connection
 from prometheus_client import CollectorRegistry, multiprocess
@@ -59,6 +61,11 @@ def _rows(sql: str) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _seconds_since(moment: datetime | None) -> float:
+    """Age on the application's clock (the one that wrote the rows); 0 for nothing."""
+    return 0.0 if moment is None else max(0.0, (timezone.now() - moment).total_seconds())
+
+
 class OutboxCollector(ScrapeCollector):
     name = "outbox"
     OUTBOXES = (("bookings", "OutboxEmail"), ("accounts", "AccountEmail"))
@@ -80,14 +87,13 @@ class OutboxCollector(ScrapeCollector):
             ((pending, failed, oldest),) = _rows(
                 f"SELECT count(*) FILTER (WHERE status = 'pending'),"
                 f" count(*) FILTER (WHERE status = 'failed'),"
-                f" coalesce(extract(epoch FROM now() - min(created_at)"
-                f"   FILTER (WHERE status = 'pending')), 0)"
+                f" min(created_at) FILTER (WHERE status = 'pending')"
                 f" FROM {connection.ops.quote_name(table)} WHERE status IN ('pending', 'failed')"
             )
             label = model_name.lower()
             emails.add_metric([label, "pending"], pending)
             emails.add_metric([label, "failed"], failed)
-            age.add_metric([label], float(oldest))
+            age.add_metric([label], _seconds_since(oldest))
         return [emails, age]
 
 
@@ -127,12 +133,11 @@ class AnalyticsCollector(ScrapeCollector):
             labels=["view"],
         )
         table = apps.get_model("analytics", "ViewRefresh")._meta.db_table
-        for view, seconds, duration in _rows(
-            f"SELECT view, extract(epoch FROM now() - as_of), extract(epoch FROM duration)"
-            f" FROM {connection.ops.quote_name(table)}"
+        for view, as_of, duration in _rows(
+            f"SELECT view, as_of, duration FROM {connection.ops.quote_name(table)}"
         ):
-            age.add_metric([view], float(seconds))
-            took.add_metric([view], float(duration))
+            age.add_metric([view], _seconds_since(as_of))
+            took.add_metric([view], duration.total_seconds())
         return [age, took]
 
 
