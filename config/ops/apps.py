@@ -11,5 +11,6 @@ class OpsConfig(AppConfig):
         # into metrics. Connected here so web processes and workers alike have them.
         from config.ops import metrics, request_id
 
+        request_id.connect_request_signals()
         request_id.connect_celery_signals()
         metrics.connect_signals()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from celery import signals
+from django.core.signals import request_finished, request_started
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-ID"
@@ -42,13 +43,16 @@ class RequestIdMiddleware:
         offered = request.headers.get(HEADER, "")
         value = offered if ACCEPTED.fullmatch(offered) else new_request_id()
         request.request_id = value
-        token = request_id.set(value)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id.reset(token)
+        # Not reset on the way out: Django logs the response ("Not Found: ...") after the
+        # middleware returned; request_finished clears it once the response is closed.
+        request_id.set(value)
+        response = self.get_response(request)
         response[HEADER] = value
         return response
+
+
+def _clear(**_kwargs) -> None:
+    request_id.set(None)
 
 
 class RequestIdFilter(logging.Filter):
@@ -82,6 +86,11 @@ def _on_postrun(task_id: str | None = None, **_kwargs) -> None:
     token = _task_tokens.pop(task_id, None)
     if token is not None:
         request_id.reset(token)
+
+
+def connect_request_signals() -> None:
+    request_started.connect(_clear, dispatch_uid="ops-request-id")
+    request_finished.connect(_clear, dispatch_uid="ops-request-id")
 
 
 def connect_celery_signals() -> None:

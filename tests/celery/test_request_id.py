@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django_scopes import scope
 
-from config.ops.request_id import RequestIdMiddleware
+from config.ops.request_id import RequestIdMiddleware, request_id
 from tests.celery.worker import wait_for
 from tests.scenarios import book
 
@@ -44,7 +44,10 @@ def test_a_task_queued_by_a_request_logs_with_the_request_id(wash, start_worker,
         return HttpResponse()
 
     request = RequestFactory().post("/", HTTP_X_REQUEST_ID="req-from-the-lb-0001")
-    response = RequestIdMiddleware(view)(request)
+    try:
+        response = RequestIdMiddleware(view)(request)
+    finally:
+        request_id.set(None)  # what request_finished does when a server closes the response
     assert response["X-Request-ID"] == "req-from-the-lb-0001"
 
     # then the worker's log lines of that task carry the id
