@@ -12,6 +12,7 @@ from bookings.errors import SlotUnavailable
 from bookings.selectors import service_slots
 from tests.ops.conftest import value
 from tests.scenarios import EIGHT, CarWash, book
+from tests.servers import private_redis  # noqa: F401 - a fixture
 
 DAY = EIGHT.date()
 
@@ -92,3 +93,36 @@ def test_only_allowed_networks_or_the_token_may_read_metrics():
     assert Client(REMOTE_ADDR="10.20.30.40").get("/metrics").status_code == 200
     token = Client(REMOTE_ADDR="192.0.2.10", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert token.get("/metrics").status_code == 200
+
+
+@pytest.mark.django_db
+def test_cache_operations_are_timed_and_failures_counted_even_when_ignored(
+    private_redis, settings, scrape
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.ops.cache.MeteredRedisCache",
+            "LOCATION": private_redis.url,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25,
+                        "IGNORE_EXCEPTIONS": True},
+        }
+    }  # fmt: skip
+    from django.core.cache import cache
+
+    before = scrape()
+    cache.set("metered", 1)
+    assert cache.get("metered") == 1
+
+    # When Redis stops, callers see a miss (django-redis ignores the error) ...
+    private_redis.stop()
+    assert cache.get("metered") is None
+    after = scrape()
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("booking_cache_operation_duration_seconds_count", operation="set") == 1
+    assert grew("booking_cache_operation_duration_seconds_count", operation="get") == 2
+    # ... and the metric still sees the failure
+    assert grew("booking_cache_errors_total", operation="get") == 1
+    assert grew("booking_cache_errors_total", operation="set") == 0
