@@ -4,6 +4,8 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.servers import private_redis  # noqa: F401 - a fixture for these tests
+
 Samples = dict[tuple[str, frozenset], float]
 
 

@@ -12,7 +12,6 @@ from bookings.errors import SlotUnavailable
 from bookings.selectors import service_slots
 from tests.ops.conftest import value
 from tests.scenarios import EIGHT, CarWash, book
-from tests.servers import private_redis  # noqa: F401 - a fixture
 
 DAY = EIGHT.date()
 
