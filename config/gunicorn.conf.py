@@ -30,6 +30,10 @@ wsgi_app = "config.wsgi:application"
 # Each worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and any worker's /metrics
 # adds them all up. The folder must exist before a worker imports prometheus_client, and be
 # emptied at each start: a fresh one per server is made unless the environment names one.
+# prometheus_client goes multiprocess when the variable exists at all: an empty one (a blank line
+# of an env file) would scatter its files in the working folder, so it is dropped.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "x"):
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 

@@ -69,7 +69,8 @@ def production_env(static_root: Path, **more: str) -> dict[str, str]:
         # Scrapers live in 10/8; loopback (this test) is not allowed without the token.
         "METRICS_ALLOWED_IPS": "10.0.0.0/8",
         "METRICS_BEARER_TOKEN": TOKEN,
-        "PROMETHEUS_MULTIPROC_DIR": "",  # each server makes its own
+        # Empty, as a blank env-file line leaves it: gunicorn.conf.py makes each server its own.
+        "PROMETHEUS_MULTIPROC_DIR": "",
     } | more
 
 
@@ -193,3 +194,5 @@ def test_ready_is_503_within_two_seconds_when_redis_or_the_broker_stops(
         assert (checks["redis"]["status"], checks["broker"]["status"]) == ("ok", "down")
         # The live probe does not care: restarting the process would not bring a broker back.
         assert fetch(server, "/health/live").status == 200
+    # No metrics files were left in the working folder (one worker: no multiprocess folder).
+    assert not list(REPOSITORY.glob("*.db"))
