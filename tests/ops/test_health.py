@@ -3,8 +3,11 @@
 import time
 
 import pytest
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client, override_settings
 
+from config.ops import health
 from tests.servers import free_port
 
 
@@ -69,3 +72,25 @@ def test_a_broker_nobody_listens_on_is_down_within_two_seconds(probe):
 def test_probes_refuse_writes(probe):
     assert probe.post("/health/ready").status_code == 405
     assert probe.head("/health/live").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_code_newer_than_the_schema_is_not_ready(probe, monkeypatch):
+    # Given a database where the newest migration of an app is not recorded as applied
+    monkeypatch.setattr(health, "_migrations_applied", False)
+    recorder = MigrationRecorder(connection)
+    newest = recorder.migration_qs.filter(app="analytics").order_by("-id").first()
+    newest.delete()
+    try:
+        response = probe.get("/health/ready")
+    finally:
+        recorder.record_applied(newest.app, newest.name)
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == {
+        "status": "down",
+        "error": "unapplied migrations",
+        "latency_ms": response.json()["checks"]["database"]["latency_ms"],
+    }
+    # and once it is migrated, ready again
+    assert probe.get("/health/ready").status_code == 200
