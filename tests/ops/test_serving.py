@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -183,6 +184,17 @@ def test_ready_is_503_within_two_seconds_when_redis_or_the_broker_stops(
         # and is ready again once it is back
         cache.start()
         assert fetch(server, "/health/ready").status == 200
+
+        # When Redis hangs (it accepts connections and never answers), the probe still answers
+        cache.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            ready = fetch(server, "/health/ready")
+            assert time.monotonic() - started < 2
+        finally:
+            cache.process.send_signal(signal.SIGCONT)
+        assert ready.status == 503
+        assert json.loads(ready.body)["checks"]["redis"]["error"] == "timed out"
 
         # When the broker stops, the same
         broker.stop()
