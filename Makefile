@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test bench install install-dev migrate seed lint lock worker beat clean-db
+.PHONY: run serve test bench install install-dev migrate seed lint lock worker beat clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,25 @@ run: seed
 	@echo "  customer emails var/mail/ (one file per email, with its .ics)"
 	@echo ""
 	PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Production settings under gunicorn (config/gunicorn.conf.py) against the services named in the
+# environment: migrate, collect the static files (WhiteNoise serves them), serve on $(HOST):$(PORT).
+# A local rehearsal of a deployment, so plain http and a throwaway signing key unless set.
+SERVE_ENV := DJANGO_SETTINGS_MODULE=config.settings.production \
+	DJANGO_SECURE_SSL_REDIRECT=$${DJANGO_SECURE_SSL_REDIRECT:-false} \
+	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost} \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}
+
+serve: install
+	@missing=""; for name in DATABASE_URL REDIS_URL CELERY_BROKER_URL; do \
+		[ -n "$$(printenv $$name)" ] || missing="$$missing $$name"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "make serve runs the production settings and needs:$$missing (see .env.example)"; \
+		exit 2; fi
+	$(SERVE_ENV) $(BIN)/python manage.py migrate --noinput
+	$(SERVE_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "Serving on http://$(HOST):$(PORT)/ (health: /health/ready, metrics: /metrics)"
+	$(SERVE_ENV) GUNICORN_BIND=$${GUNICORN_BIND:-$(HOST):$(PORT)} $(BIN)/gunicorn -c config/gunicorn.conf.py
 
 test: install-dev
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS)

@@ -21,6 +21,7 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.metrics import EMAILS
 from accounts.models import EmailStatus
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def outbox_deliver(
         email.attempts = F("attempts") + 1
         email.last_error = ""
         email.save(update_fields=["status", "sent_at", "attempts", "last_error"])
+    EMAILS.labels(rows.model._meta.model_name, "sent").inc()
+    logger.info("%s %s sent", rows.model.__name__, email_id)
     return True
 
 
@@ -72,6 +75,7 @@ def outbox_record_failure(
     else:
         changes["next_attempt_at"] = retry_at
     rows.filter(pk=email_id, status=EmailStatus.PENDING).update(**changes)
+    EMAILS.labels(rows.model._meta.model_name, "failed" if retry_at is None else "retry").inc()
 
 
 def outbox_send_task_body(

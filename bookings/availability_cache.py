@@ -17,6 +17,7 @@ from datetime import date
 from django.core.cache import cache
 
 from accounts.models import Location
+from bookings.metrics import AVAILABILITY_CACHE
 
 VALUE_TIMEOUT = 60 * 60  # an hour; correctness comes from the versions, not from expiry
 VERSION_TIMEOUT = None  # versions never expire on their own
@@ -57,6 +58,7 @@ def cached_days(
     day_keys = {day: _day_key(location.pk, day) for day in days}
     versions = _versions([reference, *day_keys.values()])
     if versions is None:
+        AVAILABILITY_CACHE.labels("bypass").inc(len(days))
         return compute(days)
 
     value_keys = {
@@ -67,6 +69,8 @@ def cached_days(
     found = cache.get_many(list(value_keys.values()))
     result = {day: found[key] for day, key in value_keys.items() if key in found}
     missing = [day for day in days if day not in result]
+    AVAILABILITY_CACHE.labels("hit").inc(len(result))
+    AVAILABILITY_CACHE.labels("miss").inc(len(missing))
     if missing:
         computed = compute(missing)
         cache.set_many({value_keys[day]: computed[day] for day in missing}, timeout=VALUE_TIMEOUT)

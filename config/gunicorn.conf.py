@@ -24,3 +24,33 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 500)
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 wsgi_app = "config.wsgi:application"
+
+
+# --- Metrics across workers (config/ops/exporter.py) ---------------------------------------------
+# Each worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and any worker's /metrics
+# adds them all up. The folder must exist before a worker imports prometheus_client, and be
+# emptied at each start: a fresh one per server is made unless the environment names one.
+# prometheus_client goes multiprocess when the variable exists at all: an empty one (a blank line
+# of an env file) would scatter its files in the working folder, so it is dropped.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "x"):
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-gunicorn-")
+
+
+def on_starting(server) -> None:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):  # counts of an earlier run would be added to this one's
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -3,6 +3,9 @@ from django.urls import include, path
 
 from accounts import views as accounts_views
 
+# /health/live, /health/ready and /metrics are answered by config.ops.middleware, before the
+# host check and the tenant wall, so they are not routes here.
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api.urls")),
@@ -10,7 +13,6 @@ urlpatterns = [
     path("accounts/verify-email/<str:token>/", accounts_views.email_verify, name="verify-email"),
     # Password set / reset pages (invited staff choose their password here).
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("django_prometheus.urls")),  # /metrics
     path("", accounts_views.platform_home, name="platform-home"),
     # Everything below /<organization_slug>/ runs in that organization's scope (accounts.tenancy).
     path("<slug:organization_slug>/", include("bookings.pages.urls")),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Customer, Location, Organization, User
 from accounts.services import customer_for_account, customer_for_desk, customer_for_guest
 from bookings.errors import InvalidBookingRequest, SlotUnavailable
+from bookings.metrics import counted_booking
 from bookings.models import (
     Booking,
     BookingSource,
@@ -111,6 +112,7 @@ def candidates(
     return resources
 
 
+@counted_booking
 @transaction.atomic
 def booking_create(
     *,

@@ -5,11 +5,13 @@ with nothing configured: no DATABASE_URL -> embedded PostgreSQL, no REDIS_URL ->
 cache, no CELERY_BROKER_URL -> tasks run eagerly in-process. `.env.example` lists every variable.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from config.embedded_postgres import embedded_database_url
 
@@ -31,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_prometheus",
+    "config.ops",
     "rest_framework",
     "knox",
     "django_filters",
@@ -47,6 +50,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request id first, so every log line of the request carries it (config/ops/).
+    "config.ops.request_id.RequestIdMiddleware",
+    # /health/* and /metrics, before the host check, sessions and the tenant wall.
+    "config.ops.middleware.OperationsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # 400 for a NUL or lone surrogate anywhere in the request, before anything reaches PostgreSQL.
@@ -140,7 +147,8 @@ REDIS_URL = env("REDIS_URL", default=None)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis, timing each operation and counting failures for /metrics.
+            "BACKEND": "config.ops.cache.MeteredRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -325,7 +333,28 @@ PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="FI")
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+
+# --- Operations (config/ops/, docs/operations.md) -------------------------------------------------
+# Seconds each readiness check (database, Redis, broker) may take before it counts as down.
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
+# Who may read /metrics: these networks (CIDR), or a request with "Authorization: Bearer <token>".
+# Development and tests: loopback. Production: nobody until one of them is set.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.0/8", "::1/128"])
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
+
+
+def networks_checked(cidrs: list[str]) -> list[str]:
+    """The list, or a start-up error naming the entry that is not a network."""
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {error}") from None
+    return cidrs
+
+
+METRICS_ALLOWED_IPS = networks_checked(METRICS_ALLOWED_IPS)
 
 # Every process logs statements slower than this (config/operations/insight.py); 0 turns it off.
 DATABASE_SLOW_STATEMENT_MS = env.int("DATABASE_SLOW_STATEMENT_MS", default=500)
@@ -361,11 +390,31 @@ STORAGES = {
 }
 
 # --- Logging ------------------------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (for a log shipper); plain otherwise. Either way each
+# line carries the request id (config/ops/request_id.py), "-" outside a request or task.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "config.ops.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"pgserver": {"level": "WARNING"}},  # the embedded server narrates every start
 }

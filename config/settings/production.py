@@ -3,7 +3,12 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import database_from_environment, env, replica_databases
+from config.settings.base import (
+    database_from_environment,
+    env,
+    networks_checked,
+    replica_databases,
+)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = False
@@ -21,3 +26,17 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Static files served by the app itself (WhiteNoise, right after SecurityMiddleware): compressed,
+# with content-hashed names cached for a year; `collectstatic` writes them (make serve does).
+MIDDLEWARE = MIDDLEWARE.copy()  # noqa: F405
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# /metrics: nobody unless allowed (METRICS_ALLOWED_IPS networks or METRICS_BEARER_TOKEN).
+METRICS_ALLOWED_IPS = networks_checked(env.list("METRICS_ALLOWED_IPS", default=[]))
