@@ -1,4 +1,4 @@
-"""What the email outboxes count for /metrics (config/ops/exporter.py serves it)."""
+"""What the email outboxes count for /metrics (config/operations/exporter.py serves it)."""
 
 from prometheus_client import Counter
 

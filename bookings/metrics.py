@@ -1,4 +1,4 @@
-"""What the booking engine counts for /metrics (config/ops/exporter.py serves it)."""
+"""What the booking engine counts for /metrics (config/operations/exporter.py serves it)."""
 
 from collections.abc import Callable
 from functools import wraps

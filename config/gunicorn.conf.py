@@ -26,7 +26,7 @@ errorlog = "-"
 wsgi_app = "config.wsgi:application"
 
 
-# --- Metrics across workers (config/ops/exporter.py) ---------------------------------------------
+# --- Metrics across workers (config/operations/exporter.py) ----------------------------------
 # Each worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and any worker's /metrics
 # adds them all up. The folder must exist before a worker imports prometheus_client, and be
 # emptied at each start: a fresh one per server is made unless the environment names one.

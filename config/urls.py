@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from accounts import views as accounts_views
 
-# /health/live, /health/ready and /metrics are answered by config.ops.middleware, before the
+# /health/live, /health/ready and /metrics are answered by config.operations.middleware, before the
 # host check and the tenant wall, so they are not routes here.
 
 urlpatterns = [

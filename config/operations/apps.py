@@ -2,12 +2,12 @@ from django.apps import AppConfig
 
 
 class OperationsConfig(AppConfig):
-    """Running the platform: backups and their proof (restore checks, point-in-time recovery),
-    and what the database is doing (slow statements, connections, bloat, unused indexes).
+    """Running the platform: health, metrics and request ids; backups and their proof (restore
+    checks, point-in-time recovery); what the database is doing (slow statements, bloat).
 
-    It sits at the top of the dependency order (docs/architecture.md): checking a restored
-    backup means knowing the engine's rules, such as "every booking that holds time has its
-    occupancy".
+    It sits at the top of the dependency order (docs/architecture.md): its collectors read
+    every app's tables, and checking a restored backup means knowing the engine's rules, such
+    as "every booking that holds time has its occupancy".
     """
 
     name = "config.operations"
@@ -15,9 +15,14 @@ class OperationsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        # Signal receivers, connected here so web processes and workers alike have them: the
+        # request id into Celery tasks, task outcomes and query timings into metrics, and the
+        # slow-statement log on every connection.
         from django.db.backends.signals import connection_created
 
-        from config.operations import insight, metrics
+        from config.operations import insight, metrics, request_id
 
-        metrics.register()
+        request_id.connect_request_signals()
+        request_id.connect_celery_signals()
+        metrics.connect_signals()
         connection_created.connect(insight.watch_connection, dispatch_uid="slow-statement-log")

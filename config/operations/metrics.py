@@ -1,82 +1,154 @@
-"""Figures read from PostgreSQL when /metrics is scraped: backup age, connections, replica lag.
+"""The platform's own metrics, beside django-prometheus's request metrics (docs/operations.md).
 
-They are gauges of the database's state, the same for every process, so they are collected at
-scrape time rather than counted (the alert rules in deploy/prometheus/ read them).
+Counted where they happen: database statements (an execute wrapper on every connection),
+cache operations (`MeteredCacheMixin`, config/operations/cache.py), Celery task outcomes
+(signals). The app counters (bookings, emails, availability cache) live in their apps'
+`metrics.py`; figures read from the database at scrape time (outbox backlog, connections,
+queues, analytics age, backups, replica lag) are the collectors of
+config/operations/exporter.py.
+
+Under gunicorn with several workers, PROMETHEUS_MULTIPROC_DIR makes every counter here a file
+that any worker's /metrics adds up (config/gunicorn.conf.py).
 """
 
-from django.db import DatabaseError, connection
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+import os
+import time
 
-from config.operations.models import Backup, BackupStatus, Verification
+from celery import signals
+from django.db.backends.signals import connection_created
+from prometheus_client import Counter, Histogram
 
+# Buckets from a cache hit (sub-millisecond) to a statement near its timeout.
+FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
-class DatabaseStateCollector:
-    def describe(self):
-        """The names alone, so registering the collector does not query the database."""
-        return list(self._families().values())
-
-    def collect(self):
-        families = self._families()
-        try:
-            last = Backup.objects.filter(status=BackupStatus.SUCCEEDED).first()
-            proven = Backup.objects.filter(verification=Verification.PASSED).first()
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT coalesce(state, 'background'), count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() GROUP BY 1"
-                )
-                states = cursor.fetchall()
-                cursor.execute("SELECT current_setting('max_connections')::int")
-                (max_connections,) = cursor.fetchone()
-                # The primary knows each streaming replica's replay lag (none: no rows).
-                cursor.execute(
-                    "SELECT application_name, coalesce(extract(epoch FROM replay_lag), 0)"
-                    " FROM pg_stat_replication"
-                )
-                replicas = cursor.fetchall()
-        except DatabaseError:
-            return  # the health check and the request errors say the database is down
-        families["success"].add_metric([], last.finished_at.timestamp() if last else 0)
-        families["verified"].add_metric([], proven.finished_at.timestamp() if proven else 0)
-        for state, count in states:
-            families["connections"].add_metric([state], count)
-        families["max_connections"].add_metric([], max_connections)
-        for name, lag in replicas:
-            families["replica_lag"].add_metric([name], float(lag))
-        yield from families.values()
-
-    @staticmethod
-    def _families() -> dict[str, GaugeMetricFamily]:
-        return {
-            "success": GaugeMetricFamily(
-                "platform_backup_last_success_timestamp_seconds",
-                "When the newest successful backup finished (Unix time; 0 if none).",
-            ),
-            "verified": GaugeMetricFamily(
-                "platform_backup_last_verified_timestamp_seconds",
-                "When the newest backup that passed a restore check finished (0 if none).",
-            ),
-            "connections": GaugeMetricFamily(
-                "platform_database_connections",
-                "Connections to the platform's database, by state.",
-                labels=["state"],
-            ),
-            "max_connections": GaugeMetricFamily(
-                "platform_database_max_connections", "The server's max_connections."
-            ),
-            "replica_lag": GaugeMetricFamily(
-                "platform_database_replica_lag_seconds",
-                "How far each streaming replica's replay is behind the primary.",
-                labels=["replica"],
-            ),
-        }
+DB_QUERY_SECONDS = Histogram(
+    "booking_db_query_duration_seconds",
+    "Time of one SQL statement (or executemany), by database alias.",
+    ["alias"],
+    buckets=FAST_BUCKETS,
+)
+DB_ERRORS = Counter(
+    "booking_db_errors_total",
+    "SQL statements that raised, by database alias and exception class.",
+    ["alias", "error"],
+)
+DB_CONNECTIONS_OPENED = Counter(
+    "booking_db_connections_opened_total",
+    "Database connections this process opened (persistent ones are reused: see CONN_MAX_AGE).",
+    ["alias"],
+)
+CACHE_SECONDS = Histogram(
+    "booking_cache_operation_duration_seconds",
+    "Time of one cache operation, by operation.",
+    ["operation"],
+    buckets=FAST_BUCKETS,
+)
+CACHE_ERRORS = Counter(
+    "booking_cache_errors_total",
+    "Cache operations that failed (Redis down or slow), counted even when ignored.",
+    ["operation"],
+)
+TASKS = Counter(
+    "booking_celery_tasks_total",
+    "Celery task runs by task and outcome (succeeded, failed, retried, revoked, rejected).",
+    ["task", "outcome"],
+)
+TASK_SECONDS = Histogram(
+    "booking_celery_task_duration_seconds",
+    "Run time of a Celery task, by task.",
+    ["task"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300),
+)
 
 
-_registered = False
+def observe_query(execute, sql, params, many, context):
+    """Django execute wrapper (`connection.execute_wrappers`): time and errors per statement."""
+    alias = context["connection"].alias
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    except Exception as error:
+        DB_ERRORS.labels(alias, type(error).__name__).inc()
+        raise
+    finally:
+        DB_QUERY_SECONDS.labels(alias).observe(time.perf_counter() - started)
 
 
-def register() -> None:
-    global _registered
-    if not _registered:
-        REGISTRY.register(DatabaseStateCollector())
-        _registered = True
+def _on_connection_created(sender, connection, **_kwargs) -> None:
+    DB_CONNECTIONS_OPENED.labels(connection.alias).inc()
+    # The wrapper list belongs to the DatabaseWrapper, which outlives reconnections.
+    if observe_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(observe_query)
+
+
+_task_started: dict[str, float] = {}
+
+
+def _task_name(sender=None, task=None, request=None, **_kwargs) -> str:
+    named = task or sender
+    if isinstance(named, str):
+        return named
+    if named is not None and getattr(named, "name", None):
+        return named.name
+    return getattr(request, "task", None) or getattr(request, "name", None) or "unknown"
+
+
+def _on_prerun(task_id=None, task=None, **_kwargs) -> None:
+    _task_started[task_id] = time.perf_counter()
+
+
+def _on_postrun(task_id=None, task=None, **_kwargs) -> None:
+    started = _task_started.pop(task_id, None)
+    if started is not None:
+        TASK_SECONDS.labels(_task_name(task=task)).observe(time.perf_counter() - started)
+
+
+def _outcome(outcome: str):
+    def receive(sender=None, **kwargs) -> None:
+        TASKS.labels(_task_name(sender=sender, **kwargs), outcome).inc()
+
+    return receive
+
+
+_RECEIVERS = {
+    signals.task_success: _outcome("succeeded"),
+    signals.task_failure: _outcome("failed"),
+    signals.task_retry: _outcome("retried"),
+    signals.task_revoked: _outcome("revoked"),
+    signals.task_rejected: _outcome("rejected"),
+    signals.task_prerun: _on_prerun,
+    signals.task_postrun: _on_postrun,
+}
+
+
+def _on_worker_process_shutdown(pid=None, **_kwargs) -> None:
+    # A prefork child's live gauges die with it (counters stay summed).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
+
+
+def _on_worker_ready(**_kwargs) -> None:
+    """`celery worker` serves its own /metrics on CELERY_WORKER_METRICS_PORT when that is set."""
+    port = os.environ.get("CELERY_WORKER_METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), addr=os.environ.get("CELERY_WORKER_METRICS_ADDR", "127.0.0.1"),
+                      registry=registry)  # fmt: skip
+
+
+def connect_signals() -> None:
+    connection_created.connect(_on_connection_created, dispatch_uid="ops-metrics")
+    for signal, receiver in _RECEIVERS.items():
+        signal.connect(receiver, weak=False, dispatch_uid=f"ops-metrics-{receiver.__name__}")
+    signals.worker_process_shutdown.connect(
+        _on_worker_process_shutdown, weak=False, dispatch_uid="ops-metrics"
+    )
+    signals.worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="ops-metrics")

@@ -33,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_prometheus",
-    "config.ops",
     "rest_framework",
     "knox",
     "django_filters",
@@ -50,10 +49,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # The request id first, so every log line of the request carries it (config/ops/).
-    "config.ops.request_id.RequestIdMiddleware",
+    # The request id first, so every log line of the request carries it (config/operations/).
+    "config.operations.request_id.RequestIdMiddleware",
     # /health/* and /metrics, before the host check, sessions and the tenant wall.
-    "config.ops.middleware.OperationsEndpointsMiddleware",
+    "config.operations.middleware.OperationsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # 400 for a NUL or lone surrogate anywhere in the request, before anything reaches PostgreSQL.
@@ -148,7 +147,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # django-redis, timing each operation and counting failures for /metrics.
-            "BACKEND": "config.ops.cache.MeteredRedisCache",
+            "BACKEND": "config.operations.cache.MeteredRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -335,7 +334,7 @@ PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="FI")
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
 
-# --- Operations (config/ops/, docs/operations.md) -------------------------------------------------
+# --- Operations (config/operations/, docs/operations.md) ----------------------------------------
 # Seconds each readiness check (database, Redis, broker) may take before it counts as down.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 # Who may read /metrics: these networks (CIDR), or a request with "Authorization: Bearer <token>".
@@ -391,14 +390,14 @@ STORAGES = {
 
 # --- Logging ------------------------------------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line (for a log shipper); plain otherwise. Either way each
-# line carries the request id (config/ops/request_id.py), "-" outside a request or task.
+# line carries the request id (config/operations/request_id.py), "-" outside a request or task.
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.ops.request_id.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "config.operations.request_id.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {

@@ -11,7 +11,7 @@ from django_scopes import scope
 
 from config.api.tasks import idempotency_records_purge
 from tests.celery.worker import wait_for
-from tests.ops.conftest import parse_metrics, value
+from tests.operations.conftest import parse_metrics, value
 from tests.scenarios import book
 from tests.servers import free_port
 

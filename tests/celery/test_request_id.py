@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django_scopes import scope
 
-from config.ops.request_id import RequestIdMiddleware, request_id
+from config.operations.request_id import RequestIdMiddleware, request_id
 from tests.celery.worker import wait_for
 from tests.scenarios import book
 

@@ -52,52 +52,52 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str], int]] = {
         20,
     ),
     "PlatformOutboxBacklog": (
-        {'platform_outbox_emails{state="pending"}': f"250x{HOUR}"},
-        {'platform_outbox_emails{state="pending"}': f"150x{HOUR}"},
+        {'booking_outbox_emails{status="pending"}': f"250x{HOUR}"},
+        {'booking_outbox_emails{status="pending"}': f"150x{HOUR}"},
         20,
     ),
     "PlatformOutboxStuck": (
-        {"platform_outbox_oldest_pending_seconds": f"300+60x{HOUR}"},  # grows: nothing sends
-        {"platform_outbox_oldest_pending_seconds": f"30x{HOUR}"},
+        {"booking_outbox_oldest_pending_age_seconds": f"300+60x{HOUR}"},  # grows: nothing sends
+        {"booking_outbox_oldest_pending_age_seconds": f"30x{HOUR}"},
         20,
     ),
     "PlatformEmailsFailed": (
-        {'platform_outbox_emails{state="failed"}': f"3x30 4x{HOUR}"},
-        {'platform_outbox_emails{state="failed"}': f"3x{HOUR}"},  # old failures, none new
+        {'booking_outbox_emails{status="failed"}': f"3x30 4x{HOUR}"},
+        {'booking_outbox_emails{status="failed"}': f"3x{HOUR}"},  # old failures, none new
         40,
     ),
     "PlatformDatabaseConnectionsNearLimit": (
         {
-            'platform_database_connections{state="active"}': f"60x{HOUR}",
-            'platform_database_connections{state="idle"}': f"25x{HOUR}",
-            "platform_database_max_connections": f"100x{HOUR}",
+            'booking_db_server_connections{state="active"}': f"60x{HOUR}",
+            'booking_db_server_connections{state="idle"}': f"25x{HOUR}",
+            "booking_db_server_max_connections": f"100x{HOUR}",
         },
         {
-            'platform_database_connections{state="active"}': f"20x{HOUR}",
-            'platform_database_connections{state="idle"}': f"25x{HOUR}",
-            "platform_database_max_connections": f"100x{HOUR}",
+            'booking_db_server_connections{state="active"}': f"20x{HOUR}",
+            'booking_db_server_connections{state="idle"}': f"25x{HOUR}",
+            "booking_db_server_max_connections": f"100x{HOUR}",
         },
         20,
     ),
     "PlatformReplicaLagging": (
-        {'platform_database_replica_lag_seconds{replica="replica1"}': f"45x{HOUR}"},
-        {'platform_database_replica_lag_seconds{replica="replica1"}': f"2x{HOUR}"},
+        {'booking_db_replica_lag_seconds{replica="replica1"}': f"45x{HOUR}"},
+        {'booking_db_replica_lag_seconds{replica="replica1"}': f"2x{HOUR}"},
         20,
     ),
     "PlatformAnalyticsStale": (
-        {'platform_analytics_view_age_seconds{view="daily_bookings"}': f"3000+60x{HOUR}"},
-        {'platform_analytics_view_age_seconds{view="daily_bookings"}': f"300x{HOUR}"},
+        {'booking_analytics_view_age_seconds{view="daily_bookings"}': f"3000+60x{HOUR}"},
+        {'booking_analytics_view_age_seconds{view="daily_bookings"}': f"300x{HOUR}"},
         50,
     ),
     "PlatformBackupTooOld": (
         # promtool's clock starts at 0: a backup verified at 0 is 27 hours old at minute 1620.
-        {"platform_backup_last_verified_timestamp_seconds": "0x1700"},
-        {"platform_backup_last_verified_timestamp_seconds": "0+3600x30"},  # hourly, say
+        {"booking_backup_last_verified_timestamp_seconds": "0x1700"},
+        {"booking_backup_last_verified_timestamp_seconds": "0+3600x30"},  # hourly, say
         1620,
     ),
     "PlatformQueueBacklog": (
-        {'platform_celery_queue_length{queue="emails"}': f"800x{HOUR}"},
-        {'platform_celery_queue_length{queue="emails"}': f"20x{HOUR}"},
+        {'booking_celery_queue_depth{queue="emails"}': f"800x{HOUR}"},
+        {'booking_celery_queue_depth{queue="emails"}': f"20x{HOUR}"},
         20,
     ),
 }

@@ -133,10 +133,10 @@ def test_the_backup_age_is_a_metric(tmp_path, bookings, client):
     taken = backup(tmp_path)
     families = text_string_to_metric_families(client.get("/metrics").content.decode())
     values = {family.name: family.samples[0].value for family in families
-              if family.name.startswith("platform_backup_")}  # fmt: skip
+              if family.name.startswith("booking_backup_")}  # fmt: skip
     assert values == {
-        "platform_backup_last_success_timestamp_seconds": pytest.approx(
+        "booking_backup_last_success_timestamp_seconds": pytest.approx(
             taken.finished_at.timestamp()
         ),
-        "platform_backup_last_verified_timestamp_seconds": 0,
+        "booking_backup_last_verified_timestamp_seconds": 0,
     }

@@ -1,5 +1,5 @@
-"""`/metrics`: everything counted (config/ops/metrics.py, the apps' metrics.py, django-prometheus)
-and the figures read at scrape time from the database and the broker.
+"""`/metrics`: everything counted (config/operations/metrics.py, the apps' metrics.py,
+django-prometheus) and the figures read at scrape time from the database and the broker.
 
 Not public in production: a scraper must come from METRICS_ALLOWED_IPS (networks, CIDR) or send
 `Authorization: Bearer <METRICS_BEARER_TOKEN>`. The address is REMOTE_ADDR, never a forwarded
@@ -141,6 +141,48 @@ class AnalyticsCollector(ScrapeCollector):
         return [age, took]
 
 
+class BackupCollector(ScrapeCollector):
+    """When the newest backup finished and when the newest one proven by a restore did."""
+
+    name = "backups"
+
+    def read(self) -> list:
+        from config.operations.models import Backup, BackupStatus, Verification
+
+        succeeded = GaugeMetricFamily(
+            "booking_backup_last_success_timestamp_seconds",
+            "When the newest successful backup finished (Unix time; 0 if none).",
+        )
+        verified = GaugeMetricFamily(
+            "booking_backup_last_verified_timestamp_seconds",
+            "When the newest backup that passed a restore check finished (0 if none).",
+        )
+        last = Backup.objects.filter(status=BackupStatus.SUCCEEDED).first()
+        proven = Backup.objects.filter(verification=Verification.PASSED).first()
+        succeeded.add_metric([], last.finished_at.timestamp() if last else 0)
+        verified.add_metric([], proven.finished_at.timestamp() if proven else 0)
+        return [succeeded, verified]
+
+
+class ReplicationCollector(ScrapeCollector):
+    """Each streaming replica's replay lag, as the primary sees it (no replica: no samples)."""
+
+    name = "replication"
+
+    def read(self) -> list:
+        lag = GaugeMetricFamily(
+            "booking_db_replica_lag_seconds",
+            "How far each streaming replica's replay is behind the primary.",
+            labels=["replica"],
+        )
+        for replica, seconds in _rows(
+            "SELECT application_name, coalesce(extract(epoch FROM replay_lag), 0)"
+            " FROM pg_stat_replication"
+        ):
+            lag.add_metric([replica], float(seconds))
+        return [lag]
+
+
 def celery_queue_names() -> list[str]:
     from config.celery import app
 
@@ -190,7 +232,13 @@ def registry() -> CollectorRegistry:
         multiprocess.MultiProcessCollector(scrape)
     else:
         scrape.register(_ProcessRegistry())
-    for collector in (OutboxCollector(), DatabaseCollector(), AnalyticsCollector()):
+    for collector in (
+        OutboxCollector(),
+        DatabaseCollector(),
+        ReplicationCollector(),
+        AnalyticsCollector(),
+        BackupCollector(),
+    ):
         scrape.register(collector)
     if broker_configured():
         scrape.register(CeleryQueueCollector())

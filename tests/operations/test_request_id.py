@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.test import Client
 
-from config.ops.request_id import RequestIdFilter, request_id
+from config.operations.request_id import RequestIdFilter, request_id
 
 
 @pytest.mark.django_db

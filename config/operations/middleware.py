@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from config.ops import exporter, health
+from config.operations import exporter, health
 
 ENDPOINTS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/health/live": health.live,

@@ -1,4 +1,4 @@
-"""Cache backends that time every operation and count the failures (config/ops/metrics.py).
+"""Cache backends that time every operation and count the failures (config/operations/metrics.py).
 
 `MeteredCacheMixin` goes in front of any Django cache backend; `MeteredRedisCache` is
 django-redis's backend with it, and also counts the errors django-redis swallows under
@@ -13,7 +13,7 @@ from functools import wraps
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 
-from config.ops.metrics import CACHE_ERRORS, CACHE_SECONDS
+from config.operations.metrics import CACHE_ERRORS, CACHE_SECONDS
 
 METERED_OPERATIONS = (
     "get", "get_many", "set", "set_many", "add", "delete", "delete_many", "incr", "decr",

@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from tests.celery.worker import database_url
-from tests.ops.conftest import parse_metrics
+from tests.operations.conftest import parse_metrics
 from tests.servers import REPOSITORY, Gunicorn, PrivateRedis, running
 
 TOKEN = "metrics-token-for-the-test"

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client, override_settings
 
-from config.ops import health
+from config.operations import health
 from tests.servers import free_port
 
 

@@ -10,7 +10,7 @@ from django_scopes import scope
 from analytics.models import ReportView, ViewRefresh
 from bookings.errors import SlotUnavailable
 from bookings.selectors import service_slots
-from tests.ops.conftest import value
+from tests.operations.conftest import value
 from tests.scenarios import EIGHT, CarWash, book
 
 DAY = EIGHT.date()
@@ -100,7 +100,7 @@ def test_cache_operations_are_timed_and_failures_counted_even_when_ignored(
 ):
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.ops.cache.MeteredRedisCache",
+            "BACKEND": "config.operations.cache.MeteredRedisCache",
             "LOCATION": private_redis.url,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25,
                         "IGNORE_EXCEPTIONS": True},
