@@ -1,0 +1,167 @@
+"""A Redis outage, with a real Redis that keeps its data across restarts (tests/servers.py).
+
+What a user must never see: a slot offered after it was booked, whatever happened to Redis
+(stopped and started again with its old data, hung, unreachable); a sign-in throttle that lets
+everything through while Redis is down; a log that fills with a traceback per request.
+"""
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from config.cache import throttle_cache
+from tests.scenarios import ApiTenant
+from tests.servers import PrivateRedis, private_redis  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BREAKER_SECONDS = 0.5
+NOON = "2030-01-07T12:00:00+02:00"
+
+
+def redis_cache(url: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "config.cache.CircuitBreakerRedisCache",
+            "LOCATION": url,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.25,
+                "IGNORE_EXCEPTIONS": True,
+                "BREAKER_SECONDS": BREAKER_SECONDS,
+            },
+            "KEY_PREFIX": "fault",
+        }
+    }
+
+
+@pytest.fixture
+def project_on(settings, private_redis: PrivateRedis) -> Iterator[PrivateRedis]:  # noqa: F811
+    """The project's cache is the private Redis (changing CACHES drops Django's connections)."""
+    settings.CACHES = redis_cache(private_redis.url)
+    throttle_cache.local.clear()
+    yield private_redis
+    throttle_cache.local.clear()
+
+
+@pytest.fixture
+def alpha(fixed_now) -> ApiTenant:
+    return ApiTenant("Alpha")
+
+
+def bearer(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        _, token = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def offered(alpha: ApiTenant) -> list[str]:
+    """The slots the API offers at the main location on MONDAY, answered within 5 s."""
+    started = time.monotonic()
+    response = bearer().get(
+        f"/api/v1/organizations/alpha/services/{alpha.service.pk}/availability/"
+        f"?location={alpha.location.pk}&date_from=2030-01-07&date_to=2030-01-07"
+    )
+    assert response.status_code == 200
+    assert time.monotonic() - started < 5
+    return [slot["starts_at"] for slot in response.json()["slots"]]
+
+
+def cached_keys(server: PrivateRedis) -> list[bytes]:
+    return redis.Redis(port=server.port).keys("fault:*availability*")
+
+
+def break_redis(server: PrivateRedis, how: str) -> None:
+    if how == "stopped":
+        server.stop()  # a clean shutdown: what it holds is on disk
+    else:
+        os.kill(server.process.pid, signal.SIGSTOP)  # hung: connections open, nothing answers
+
+
+def mend_redis(server: PrivateRedis, how: str) -> None:
+    if how == "stopped":
+        server.start()  # same port, same folder: it comes back with its old data
+    else:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("how", ["stopped", "hung"])
+def test_a_slot_booked_while_redis_is_out_is_never_offered_again(project_on, alpha, how):
+    # given: the day's slots are cached in Redis, noon among them
+    assert NOON in offered(alpha)
+    assert offered(alpha) == offered(alpha)  # served from the cache now
+    assert cached_keys(project_on)
+
+    # when: Redis stops answering and noon is booked through the API
+    break_redis(project_on, how)
+    try:
+        started = time.monotonic()
+        booked = bearer(alpha.customer_user).post(
+            "/api/v1/organizations/alpha/bookings/",
+            {"service": alpha.service.pk, "location": alpha.location.pk, "starts_at": NOON},
+        )
+        assert booked.status_code == 201, booked.content
+        assert time.monotonic() - started < 5
+        # then: while Redis is out (unreachable or hung), the day comes from PostgreSQL
+        assert NOON not in offered(alpha)
+    finally:
+        mend_redis(project_on, how)
+
+    # and once Redis answers again with the day cached before the booking, it is not offered
+    assert cached_keys(project_on), "Redis came back without its data"
+    assert NOON not in offered(alpha)  # the breaker may still be open: from PostgreSQL
+    time.sleep(BREAKER_SECONDS * 1.5)
+    assert NOON not in offered(alpha)  # Redis in use again
+    assert NOON not in offered(alpha)  # and cached again, still without noon
+
+
+def test_a_slot_booked_while_redis_was_up_stays_gone_when_redis_comes_back_older(project_on, alpha):
+    """Redis restarted from an older copy of its data (a failover to a replica behind, a
+    restored snapshot): the day cached before the booking is back, and still not served."""
+    assert NOON in offered(alpha)
+    older = project_on.directory.parent / "older"
+    project_on.stop()
+    shutil.copytree(project_on.directory, older)
+    project_on.start()
+
+    booked = bearer(alpha.customer_user).post(
+        "/api/v1/organizations/alpha/bookings/",
+        {"service": alpha.service.pk, "location": alpha.location.pk, "starts_at": NOON},
+    )
+    assert booked.status_code == 201
+    assert NOON not in offered(alpha)
+
+    project_on.stop()
+    shutil.rmtree(project_on.directory)
+    older.rename(project_on.directory)
+    project_on.start()
+    assert cached_keys(project_on)
+    time.sleep(BREAKER_SECONDS * 1.5)
+    assert NOON not in offered(alpha)
+
+
+def test_failed_sign_ins_are_still_refused_while_redis_is_down(project_on, alpha, monkeypatch):
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {**SimpleRateThrottle.THROTTLE_RATES, "failed_login": "3/hour"},
+    )
+    project_on.stop()
+    client = APIClient()
+    answers = [
+        client.post(
+            "/api/v1/auth/token/", {"email": alpha.customer_user.email, "password": "wrong"}
+        ).status_code
+        for _ in range(5)
+    ]
+    assert answers == [400, 400, 400, 429, 429]
