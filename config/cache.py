@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 # still loading its data); an error in a command (WRONGTYPE...) does not open the breaker.
 OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, socket.timeout, OSError)
 # Client methods that never talk to Redis (closing at the end of a request, building keys).
-PASSTHROUGH = frozenset({"close", "do_close_clients", "make_key", "make_pattern", "encode", "decode"})
+PASSTHROUGH = frozenset(
+    {"close", "do_close_clients", "make_key", "make_pattern", "encode", "decode"}
+)
 
 
 class CacheUnavailable(RedisConnectionError):
