@@ -10,19 +10,21 @@ holds (an old copy restored after a restart, a write that never arrived while it
 
 The cost of a cached read: one SQL query for the generations (index lookups in two small
 tables) and one cache round trip (get_many); a miss adds the computation and one set_many. With
-the cache unreachable (config.cache's breaker open), gets miss and sets do nothing: every day is
-computed from the database.
+Redis unreachable (config.cache's breaker open), the days are kept in the process's own memory
+under the same keys until Redis answers again.
 """
 
 from collections.abc import Callable
 from datetime import date
 
-from django.core.cache import cache
 from django.db import connection
 
 from accounts.models import Location
+from config.cache import SharedOrLocalCache
 
 VALUE_TIMEOUT = 60 * 60  # an hour; correctness comes from the generations, not from expiry
+# Redis, or while it is down this process's memory: the keys carry the generations either way.
+cache = SharedOrLocalCache("availability-fallback", max_entries=2_000)
 
 _GENERATIONS = """
 SELECT NULL::date, generation FROM bookings_referencegeneration WHERE organization_id = %s

@@ -10,8 +10,9 @@ one call try again. It logs one warning when an outage begins and one when Redis
 The breaker is per process (gunicorn worker, Celery worker), per Redis location.
 
 Correctness never rests on this: what the cache holds is checked against PostgreSQL
-(bookings/availability_cache.py); throttles count in a per-process cache while Redis is down
-(`ThrottleCache`) rather than letting everything through.
+(bookings/availability_cache.py); while Redis is down, throttles count and availability is kept
+in a per-process cache (`SharedOrLocalCache`) rather than letting everything through or
+computing every day of every request from the database.
 """
 
 import logging
@@ -143,28 +144,36 @@ class CircuitBreakerRedisCache(RedisCache):
 
 
 def cache_down(cache: Any) -> bool:
-    """Whether this cache is a breaker-guarded Redis that is currently failing."""
+    """Whether this cache is a breaker-guarded Redis that failed and has not answered since."""
     breaker = getattr(cache, "breaker", None)
     return breaker is not None and breaker.down
+
+
+def cache_skipped(cache: Any) -> bool:
+    """Whether a call to this cache would be skipped now (its breaker open, not yet retrying)."""
+    breaker = getattr(cache, "breaker", None)
+    return breaker is not None and not breaker.allows_call()
 
 
 _MISSING = object()
 
 
-class ThrottleCache:
-    """What the throttles count in: the shared cache, or while it is down a per-process one.
+class SharedOrLocalCache:
+    """The shared cache, or while it is down a per-process one (a LocMemCache of that name).
 
-    A throttle that reads an empty history when Redis is down lets everything through (fails
-    open); counting in this process instead keeps each limit per worker for the outage.
+    For what may be counted or kept per process for the length of an outage: throttle
+    histories (a throttle that reads an empty history when Redis is down lets everything
+    through: it would fail open) and availability (whose keys carry PostgreSQL's generations,
+    so a per-process copy is exactly as fresh as a shared one).
     """
 
-    def __init__(self, alias: str = "default"):
+    def __init__(self, local_name: str, *, max_entries: int, alias: str = "default"):
         self.alias = alias
-        self.local = LocMemCache("throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
+        self.local = LocMemCache(local_name, {"OPTIONS": {"MAX_ENTRIES": max_entries}})
 
     def get(self, key: str, default: Any = None) -> Any:
         shared = caches[self.alias]
-        if not cache_down(shared):
+        if not cache_skipped(shared):
             value = shared.get(key, _MISSING)
             if not cache_down(shared):
                 return default if value is _MISSING else value
@@ -172,11 +181,27 @@ class ThrottleCache:
 
     def set(self, key: str, value: Any, timeout: float | None = None) -> None:
         shared = caches[self.alias]
-        if not cache_down(shared):
+        if not cache_skipped(shared):
             shared.set(key, value, timeout)
             if not cache_down(shared):
                 return
         self.local.set(key, value, timeout)
 
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        shared = caches[self.alias]
+        if not cache_skipped(shared):
+            found = shared.get_many(keys)
+            if not cache_down(shared):
+                return found
+        return self.local.get_many(keys)
 
-throttle_cache = ThrottleCache()
+    def set_many(self, values: dict[str, Any], timeout: float | None = None) -> None:
+        shared = caches[self.alias]
+        if not cache_skipped(shared):
+            shared.set_many(values, timeout)
+            if not cache_down(shared):
+                return
+        self.local.set_many(values, timeout)
+
+
+throttle_cache = SharedOrLocalCache("throttle-fallback", max_entries=10_000)

@@ -10,16 +10,21 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 import redis
+import requests
+from django.db import connection
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from bookings import availability_cache
 from config.cache import throttle_cache
-from tests.scenarios import ApiTenant
-from tests.servers import PrivateRedis, private_redis  # noqa: F401 (a fixture)
+from tests.factories import UserFactory
+from tests.scenarios import ApiTenant, CarWash
+from tests.servers import Gunicorn, PrivateRedis, private_redis, running  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,9 +52,11 @@ def redis_cache(url: str) -> dict:
 def project_on(settings, private_redis: PrivateRedis) -> Iterator[PrivateRedis]:  # noqa: F811
     """The project's cache is the private Redis (changing CACHES drops Django's connections)."""
     settings.CACHES = redis_cache(private_redis.url)
-    throttle_cache.local.clear()
+    for fallback in (throttle_cache, availability_cache.cache):
+        fallback.local.clear()
     yield private_redis
-    throttle_cache.local.clear()
+    for fallback in (throttle_cache, availability_cache.cache):
+        fallback.local.clear()
 
 
 @pytest.fixture
@@ -165,3 +172,99 @@ def test_failed_sign_ins_are_still_refused_while_redis_is_down(project_on, alpha
         for _ in range(5)
     ]
     assert answers == [400, 400, 400, 429, 429]
+
+
+# --- Through gunicorn: the log and the throughput of an outage ------------------------------------
+
+READS = 300  # availability reads per phase, each phase also bounded in time
+PHASE_SECONDS = 30.0
+GUNICORN_WORKERS = 2
+
+
+def read_loop(session: requests.Session, url: str) -> tuple[float, list[int]]:
+    """Requests per second of a bounded loop of availability reads, and the statuses seen."""
+    statuses = []
+    started = time.monotonic()
+    while len(statuses) < READS and time.monotonic() - started < PHASE_SECONDS:
+        statuses.append(session.get(url, timeout=10).status_code)
+    return len(statuses) / (time.monotonic() - started), statuses
+
+
+def test_a_redis_outage_through_gunicorn_is_logged_once_and_barely_slows_the_site(tmp_path):
+    # given: a car wash bookable from tomorrow, its week of slots read through gunicorn, and a
+    # Redis that syncs its log every second as production runs it
+    redis_server = PrivateRedis(tmp_path / "redis", appendfsync="everysec")
+    wash = CarWash()
+    user = UserFactory()
+    database = connection.settings_dict
+    server = Gunicorn(
+        tmp_path,
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DJANGO_DEBUG": "false",
+            "DATABASE_URL": (
+                f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+                f"{database['PORT'] or 5432}/{database['NAME']}"
+            ),
+            "REDIS_URL": redis_server.url,
+            "CACHE_KEY_PREFIX": "fault-gunicorn",
+            "API_THROTTLE_ANON": "1000000/min",
+            "API_THROTTLE_USER": "1000000/min",
+            "API_THROTTLE_FAILED_LOGIN": "3/hour",
+            "LOG_LEVEL": "INFO",
+        },
+        workers=GUNICORN_WORKERS,
+    )
+    tomorrow = date.today() + timedelta(days=1)
+    url = (
+        f"/api/v1/organizations/{wash.organization.slug}/services/{wash.service.pk}/availability/"
+        f"?location={wash.location.pk}&date_from={tomorrow}"
+        f"&date_to={tomorrow + timedelta(days=6)}"
+    )
+    with running(redis_server), running(server), requests.Session() as session:
+        for _ in range(20):  # each day computed once and cached; both workers warmed up
+            session.get(server.url + url, timeout=10)
+        up, up_statuses = read_loop(session, server.url + url)
+
+        # when: Redis stops
+        redis_server.stop()
+        down, down_statuses = read_loop(session, server.url + url)
+        failed_logins = [
+            session.post(
+                server.url + "/api/v1/auth/token/",
+                json={"email": user.email, "password": "wrong"},
+                timeout=10,
+            ).status_code
+            for _ in range(4 * GUNICORN_WORKERS)
+        ]
+
+        # and comes back with its data
+        redis_server.start()
+        time.sleep(5.5)  # past the breaker's pause (CACHE_BREAKER_SECONDS, 5 by default)
+        back, back_statuses = read_loop(session, server.url + url)
+
+        # and hangs (each worker waits CACHE_SOCKET_TIMEOUT once per breaker pause)
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            hung, hung_statuses = read_loop(session, server.url + url)
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+    log = server.log()
+
+    print(
+        f"\nredis outage figures: up {up:.0f} req/s, down {down:.0f} req/s "
+        f"({down / up:.0%} of normal), after recovery {back:.0f} req/s, hung {hung:.0f} req/s "
+        f"({hung / up:.0%}); log of both outages: {log.count('unreachable')} outage warnings, "
+        f"{log.count('answers again')} "
+        f"recovery lines, {log.count('Traceback')} tracebacks, {len(log.splitlines())} lines"
+    )
+    # then: every read was answered, during the outage too
+    assert {*up_statuses, *down_statuses, *back_statuses, *hung_statuses} == {200}
+    assert len(down_statuses) == len(hung_statuses) == READS  # not slowed to the time limit
+    # one warning per worker that met an outage, one line when Redis answered it again
+    assert 2 <= log.count("unreachable") <= 2 * GUNICORN_WORKERS
+    assert 1 <= log.count("answers again") <= GUNICORN_WORKERS
+    assert "Traceback" not in log
+    # wrong passwords were still refused: 3 per worker at most while counted per process
+    assert failed_logins.count(400) <= 3 * GUNICORN_WORKERS
+    assert set(failed_logins) == {400, 429}
