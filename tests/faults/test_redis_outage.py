@@ -268,3 +268,21 @@ def test_a_redis_outage_through_gunicorn_is_logged_once_and_barely_slows_the_sit
     # wrong passwords were still refused: 3 per worker at most while counted per process
     assert failed_logins.count(400) <= 3 * GUNICORN_WORKERS
     assert set(failed_logins) == {400, 429}
+
+
+def test_bookings_are_still_throttled_while_redis_is_down(project_on, alpha, monkeypatch):
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {**SimpleRateThrottle.THROTTLE_RATES, "booking_create": "2/hour"},
+    )
+    project_on.stop()
+    client = bearer(alpha.customer_user)
+    answers = [
+        client.post(
+            "/api/v1/organizations/alpha/bookings/",
+            {"service": alpha.service.pk, "location": alpha.location.pk, "starts_at": starts_at},
+        ).status_code
+        for starts_at in ["2030-01-07T12:00:00+02:00", "2030-01-07T13:00:00+02:00"] * 2
+    ]
+    assert answers == [201, 201, 429, 429]
