@@ -1,45 +1,48 @@
-"""Availability in the cache, invalidated by versioned keys, never by scanning keys.
+"""Availability in the cache, keyed by generations that PostgreSQL keeps.
 
-A cached day of slots is keyed by two version numbers: the organization's reference data
-(services, resources, hours, closures) and the location's local day (what is occupied). A change
-bumps the version it affects (bookings/signals.py, after the transaction commits), so readers of
-the old key simply stop finding it and the stale entry expires on its own. A missing version is
-created from the clock, so an evicted counter can never bring an old entry back.
+A cached day of slots is keyed by two generations: the organization's reference data (services,
+resources, cars, prices, hours, closures) and the location's local day (what is occupied). Both
+live in PostgreSQL (bookings.models.availability) and are bumped by triggers in the transaction
+that makes the change (migration 0014), so a change and its bump commit together. A reader reads
+the generations first and the cache second: once a booking has committed, every later reader
+asks for a key no one has written yet and computes the day from the database, whatever Redis
+holds (an old copy restored after a restart, a write that never arrived while it was down).
 
-When the cache is unreachable (django-redis ignores and logs the error), versions read as
-missing, nothing is cached, and availability is computed from the database.
+The cost of a cached read: one SQL query for the generations (index lookups in two small
+tables) and one cache round trip (get_many); a miss adds the computation and one set_many. With
+Redis unreachable (config.cache's breaker open), the days are kept in the process's own memory
+under the same keys until Redis answers again.
 """
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date
 
-from django.core.cache import cache
+from django.db import connection
 
 from accounts.models import Location
 from bookings.metrics import AVAILABILITY_CACHE
+from config.cache import SharedOrLocalCache
 
-VALUE_TIMEOUT = 60 * 60  # an hour; correctness comes from the versions, not from expiry
-VERSION_TIMEOUT = None  # versions never expire on their own
+VALUE_TIMEOUT = 60 * 60  # an hour; correctness comes from the generations, not from expiry
+# Redis, or while it is down this process's memory: the keys carry the generations either way.
+cache = SharedOrLocalCache("availability-fallback", max_entries=2_000)
+
+_GENERATIONS = """
+SELECT NULL::date, generation FROM bookings_referencegeneration WHERE organization_id = %s
+UNION ALL
+SELECT day, generation FROM bookings_daygeneration
+WHERE location_id = %s AND day BETWEEN %s AND %s
+"""
 
 
-def _reference_key(organization_id: int) -> str:
-    return f"availability:reference:{organization_id}"
-
-
-def _day_key(location_id: int, day: date) -> str:
-    return f"availability:day:{location_id}:{day.isoformat()}"
-
-
-def _versions(keys: list[str]) -> dict[str, int] | None:
-    """Current versions of these keys, created where missing; None if the cache is unreachable."""
-    found = cache.get_many(keys)
-    for key in keys:
-        if key not in found:
-            cache.add(key, time.time_ns(), timeout=VERSION_TIMEOUT)
-    if len(found) < len(keys):
-        found = cache.get_many(keys)
-    return found if len(found) == len(keys) else None
+def _generations(location: Location, days: list[date]) -> tuple[int, dict[date, int]]:
+    """The reference generation and each day's (0 for what never changed), in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_GENERATIONS, [location.organization_id, location.pk, min(days), max(days)])
+        rows = cursor.fetchall()
+    reference = next((generation for day, generation in rows if day is None), 0)
+    by_day = {day: generation for day, generation in rows if day is not None}
+    return reference, {day: by_day.get(day, 0) for day in days}
 
 
 def cached_days(
@@ -51,19 +54,12 @@ def cached_days(
     use_cache: bool = True,
 ) -> dict[date, object]:
     """Per-day values at a location, from the cache where fresh; the missing days are computed
-    in one call to `compute` (all of them with use_cache=False, or when the cache is down)."""
-    if not use_cache:
+    in one call to `compute` (all of them with use_cache=False)."""
+    if not use_cache or not days:
         return compute(days)
-    reference = _reference_key(location.organization_id)
-    day_keys = {day: _day_key(location.pk, day) for day in days}
-    versions = _versions([reference, *day_keys.values()])
-    if versions is None:
-        AVAILABILITY_CACHE.labels("bypass").inc(len(days))
-        return compute(days)
-
+    reference, generations = _generations(location, days)
     value_keys = {
-        day: f"availability:{namespace}:{day.isoformat()}:r{versions[reference]}"
-        f":d{versions[day_keys[day]]}"
+        day: f"availability:{namespace}:{day.isoformat()}:r{reference}:d{generations[day]}"
         for day in days
     }
     found = cache.get_many(list(value_keys.values()))
@@ -76,22 +72,3 @@ def cached_days(
         cache.set_many({value_keys[day]: computed[day] for day in missing}, timeout=VALUE_TIMEOUT)
         result.update(computed)
     return result
-
-
-def _bump(key: str) -> None:
-    # incr is atomic in Redis; a missing key is (re)created from the clock instead.
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.add(key, time.time_ns(), timeout=VERSION_TIMEOUT)
-
-
-def invalidate_reference_data(organization_id: int) -> None:
-    """Services, resources, opening hours or closures of the organization changed."""
-    _bump(_reference_key(organization_id))
-
-
-def invalidate_days(location_id: int, days: Iterable[date]) -> None:
-    """Something was booked or freed at the location on these local days."""
-    for day in days:
-        _bump(_day_key(location_id, day))

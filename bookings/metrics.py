@@ -23,8 +23,8 @@ BOOKINGS_REFUSED = Counter(
 )
 AVAILABILITY_CACHE = Counter(
     "booking_availability_cache_days_total",
-    "Days of availability asked for: found in the cache (hit), computed (miss), or computed "
-    "because the cache was unreachable (bypass).",
+    "Days of availability asked for: found in the cache (hit) or computed (miss). While Redis "
+    "is down the cache is each process's own (config.cache.SharedOrLocalCache).",
     ["result"],
 )
 

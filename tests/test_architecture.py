@@ -2,7 +2,8 @@
 
 Layers, lowest first; a module may import its own layer and those below it, never above:
 
-    kit        config.api (errors, fields, idempotency, views...), config.settings
+    kit        config.api (errors, fields, idempotency, throttling, views...), config.cache,
+               config.settings
     accounts   tenants, people, roles, the tenant wall
     fleet      what can be booked: resources and cars
     bookings   the engine, its pages, API and emails
@@ -33,7 +34,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "config.api.schema",
             "config.api.storable",
             "config.api.tasks",
+            "config.api.throttling",
             "config.api.views",
+            "config.cache",
             "config.embedded_postgres",
             "config.replicas",
             "config.settings",

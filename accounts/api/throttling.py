@@ -1,6 +1,6 @@
 import hashlib
 
-from rest_framework.throttling import SimpleRateThrottle
+from config.api.throttling import SimpleRateThrottle
 
 
 class FailedLoginThrottle(SimpleRateThrottle):

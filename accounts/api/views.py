@@ -12,7 +12,6 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.api.serializers import (
@@ -49,6 +48,7 @@ from accounts.services import (
 )
 from config.api.fields import TextField
 from config.api.schema import AutoSchema
+from config.api.throttling import AnonRateThrottle
 from config.api.views import OrganizationEndpoint
 
 

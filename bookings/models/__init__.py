@@ -1,6 +1,7 @@
 """The engine's data: what is offered (catalogue), bookings and their timeline, the occupied
 time that the no-double-booking constraint guards, car reviews and the email outbox."""
 
+from bookings.models.availability import DayGeneration, ReferenceGeneration
 from bookings.models.booking import (
     Booking,
     BookingEvent,
@@ -31,6 +32,7 @@ __all__ = [
     "BookingStatus",
     "CarReview",
     "Closure",
+    "DayGeneration",
     "EmailKind",
     "EmailStatus",
     "Maintenance",
@@ -42,6 +44,7 @@ __all__ = [
     "PaymentKind",
     "PaymentMethod",
     "PaymentStatus",
+    "ReferenceGeneration",
     "ReviewStatus",
     "Service",
     "ServiceKind",

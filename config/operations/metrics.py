@@ -1,7 +1,7 @@
 """The platform's own metrics, beside django-prometheus's request metrics (docs/operations.md).
 
 Counted where they happen: database statements (an execute wrapper on every connection),
-cache operations (`MeteredCacheMixin`, config/operations/cache.py), Celery task outcomes
+cache operations (`MeteredCacheMixin`, config/cache.py), Celery task outcomes
 (signals). The app counters (bookings, emails, availability cache) live in their apps'
 `metrics.py`; figures read from the database at scrape time (outbox backlog, connections,
 queues, analytics age, backups, replica lag) are the collectors of
@@ -36,17 +36,6 @@ DB_CONNECTIONS_OPENED = Counter(
     "booking_db_connections_opened_total",
     "Database connections this process opened (persistent ones are reused: see CONN_MAX_AGE).",
     ["alias"],
-)
-CACHE_SECONDS = Histogram(
-    "booking_cache_operation_duration_seconds",
-    "Time of one cache operation, by operation.",
-    ["operation"],
-    buckets=FAST_BUCKETS,
-)
-CACHE_ERRORS = Counter(
-    "booking_cache_errors_total",
-    "Cache operations that failed (Redis down or slow), counted even when ignored.",
-    ["operation"],
 )
 TASKS = Counter(
     "booking_celery_tasks_total",

@@ -146,23 +146,27 @@ REDIS_URL = env("REDIS_URL", default=None)
 if REDIS_URL:
     CACHES = {
         "default": {
-            # django-redis, timing each operation and counting failures for /metrics.
-            "BACKEND": "config.operations.cache.MeteredRedisCache",
+            # django-redis behind a circuit breaker (config/cache.py): after a connection error
+            # or timeout Redis is skipped for CACHE_BREAKER_SECONDS, one warning per outage;
+            # every operation timed and every failure counted for /metrics.
+            "BACKEND": "config.cache.CircuitBreakerRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # A down Redis must not hang requests: fail fast, then fall back to the database.
-                "SOCKET_CONNECT_TIMEOUT": 0.25,
-                "SOCKET_TIMEOUT": 0.25,
+                # A down or hung Redis must not hang requests: fail fast, answer from PostgreSQL.
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
                 "IGNORE_EXCEPTIONS": True,
+                "BREAKER_SECONDS": env.float("CACHE_BREAKER_SECONDS", default=5),
             },
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="booking"),
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# When Redis is down, callers get a miss (and compute from the database); each failure is logged.
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# When Redis is down, callers get a miss (and compute from the database). The breaker logs the
+# outage once; django-redis would log a traceback for every failed call.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=None)
@@ -270,11 +274,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
-    # Counters live in the cache: Redis when REDIS_URL is set, so every process shares them.
+    # Counters live in the cache: Redis when REDIS_URL is set, so every process shares them; while
+    # Redis is down, in each process (config.cache.ThrottleCache), never failing open.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "config.api.throttling.AnonRateThrottle",
+        "config.api.throttling.UserRateThrottle",
+        "config.api.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="120/min"),

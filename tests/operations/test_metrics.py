@@ -100,7 +100,7 @@ def test_cache_operations_are_timed_and_failures_counted_even_when_ignored(
 ):
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.operations.cache.MeteredRedisCache",
+            "BACKEND": "config.cache.CircuitBreakerRedisCache",
             "LOCATION": private_redis.url,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25,
                         "IGNORE_EXCEPTIONS": True},
