@@ -10,6 +10,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -20,6 +21,9 @@ from config.settings.base import celery_queues
 from tests.celery.recording_email_backend import MailRecording
 from tests.celery.worker import CeleryBeat, CeleryWorker, database_url
 from tests.scenarios import CarWash
+from tests.servers import PrivateRedis, TcpProxy, running
+
+DEFAULT_PORTS = {"amqp": 5672, "pyamqp": 5672, "redis": 6379}
 
 
 @pytest.fixture
@@ -131,3 +135,40 @@ def start_beat(transactional_db, celery_env, tmp_path: Path) -> Iterator[Callabl
 def wash(transactional_db) -> CarWash:
     """The car wash of the engine tests (tests/scenarios.py), committed."""
     return CarWash()
+
+
+@pytest.fixture
+def proxied_broker(tmp_path: Path) -> Iterator[TcpProxy]:
+    """The broker behind a TcpProxy of the test's own, which this process and the workers it
+    starts go through: `stop()` it to take the broker away from them, `start()` to give it
+    back. The machine's broker itself is never touched."""
+    url = urlsplit(celery_app.conf.broker_url)
+    proxy = TcpProxy(url.port or DEFAULT_PORTS.get(url.scheme, 5672), target_host=url.hostname)
+    saved = celery_app.conf.broker_url
+    with running(proxy):
+        netloc = url.netloc.rsplit("@", 1)
+        credentials = f"{netloc[0]}@" if len(netloc) == 2 else ""
+        celery_app.conf.broker_url = urlunsplit(
+            url._replace(netloc=f"{credentials}127.0.0.1:{proxy.port}")
+        )
+        try:
+            yield proxy
+        finally:
+            celery_app.conf.broker_url = saved
+
+
+@pytest.fixture(params=["rabbitmq", "redis"])
+def any_broker(request, tmp_path: Path) -> Iterator[str]:
+    """Each test twice: on the suite's broker (RabbitMQ in CI), and on a private Redis (with
+    persistence), whose transport redelivers a dead worker's task only after the visibility
+    timeout (an hour): there the outbox's own claims and sweep are all that rescue an email."""
+    if request.param == "rabbitmq":
+        yield celery_app.conf.broker_url
+        return
+    saved = celery_app.conf.broker_url
+    with running(PrivateRedis(tmp_path / "redis-broker")) as redis:
+        celery_app.conf.broker_url = redis.url
+        try:
+            yield redis.url
+        finally:
+            celery_app.conf.broker_url = saved
