@@ -31,7 +31,7 @@ def broker_queues() -> Iterator[dict[str, str]]:
     """This test's queues ({"emails": name, "housekeeping": name, "default": name}), published
     to by this process, deleted afterwards."""
     queues = celery_queues(f"test-worker-{uuid.uuid4().hex[:12]}-")
-    keys = ("task_always_eager", "broker_url", *queues["settings"])
+    keys = ("task_always_eager", *queues["settings"])
     saved = {key: celery_app.conf[key] for key in keys}
     celery_app.conf.update(task_always_eager=False, **queues["settings"])
     celery_app.__dict__.pop("amqp", None)  # its routes and queues are read once, from the conf
@@ -137,38 +137,39 @@ def wash(transactional_db) -> CarWash:
     return CarWash()
 
 
+def use_broker(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Point this process (and the workers it starts) at `url` for the rest of the test.
+
+    Celery reads CELERY_BROKER_URL from the environment before its own setting, so both change.
+    """
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    monkeypatch.setitem(celery_app.conf, "broker_url", url)
+
+
 @pytest.fixture
-def proxied_broker(tmp_path: Path) -> Iterator[TcpProxy]:
+def proxied_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[TcpProxy]:
     """The broker behind a TcpProxy of the test's own, which this process and the workers it
     starts go through: `stop()` it to take the broker away from them, `start()` to give it
     back. The machine's broker itself is never touched."""
     url = urlsplit(celery_app.conf.broker_url)
     proxy = TcpProxy(url.port or DEFAULT_PORTS.get(url.scheme, 5672), target_host=url.hostname)
-    saved = celery_app.conf.broker_url
     with running(proxy):
-        netloc = url.netloc.rsplit("@", 1)
-        credentials = f"{netloc[0]}@" if len(netloc) == 2 else ""
-        celery_app.conf.broker_url = urlunsplit(
-            url._replace(netloc=f"{credentials}127.0.0.1:{proxy.port}")
+        credentials = url.netloc.rpartition("@")[0]
+        netloc = (
+            f"{credentials}@127.0.0.1:{proxy.port}" if credentials else f"127.0.0.1:{proxy.port}"
         )
-        try:
-            yield proxy
-        finally:
-            celery_app.conf.broker_url = saved
+        use_broker(monkeypatch, urlunsplit(url._replace(netloc=netloc)))
+        yield proxy
 
 
 @pytest.fixture(params=["rabbitmq", "redis"])
-def any_broker(request, tmp_path: Path) -> Iterator[str]:
+def any_broker(request, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     """Each test twice: on the suite's broker (RabbitMQ in CI), and on a private Redis (with
     persistence), whose transport redelivers a dead worker's task only after the visibility
     timeout (an hour): there the outbox's own claims and sweep are all that rescue an email."""
     if request.param == "rabbitmq":
         yield celery_app.conf.broker_url
         return
-    saved = celery_app.conf.broker_url
     with running(PrivateRedis(tmp_path / "redis-broker")) as redis:
-        celery_app.conf.broker_url = redis.url
-        try:
-            yield redis.url
-        finally:
-            celery_app.conf.broker_url = saved
+        use_broker(monkeypatch, redis.url)
+        yield redis.url
