@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from config.embedded_postgres import embedded_database_url
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "fleet",
     "bookings",
     "analytics",
+    "config.operations",
     "config.demo",
 ]
 
@@ -233,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "config.api.tasks.idempotency_records_purge",
         "schedule": timedelta(hours=1),
     },
+    # A backup and a restore check of it, each night (BACKUP_HOUR_UTC).
+    "back-up-and-verify": {
+        "task": "config.operations.tasks.backup_and_verify",
+        "schedule": crontab(hour=env.int("BACKUP_HOUR_UTC", default=2), minute=30),
+    },
     # Past days in the dashboard are at most this old; today is always live (analytics/figures.py).
     "refresh-analytics-views": {
         "task": "analytics.tasks.analytics_views_refresh",
@@ -358,6 +365,39 @@ PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="FI")
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# Every process logs statements slower than this (config/operations/insight.py); 0 turns it off.
+DATABASE_SLOW_STATEMENT_MS = env.int("DATABASE_SLOW_STATEMENT_MS", default=500)
+
+# --- Backups (config/operations/backups.py, docs/operations.md) --------------------------------
+# A folder by default; with BACKUP_S3_BUCKET, any S3-compatible bucket (django-storages), whose
+# credentials come from the usual AWS_* variables or the machine's role.
+BACKUP_DIR = env("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET", default="")
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+BACKUP_PG_BIN = env("BACKUP_PG_BIN", default="")  # a folder with pg_dump/pg_restore, if unusual
+BACKUP_TIME_LIMIT = env.int("BACKUP_TIME_LIMIT", default=4 * 3600)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "backups": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": BACKUP_S3_BUCKET,
+                "location": env("BACKUP_S3_PREFIX", default="backups"),
+                "endpoint_url": env("BACKUP_S3_ENDPOINT_URL", default="") or None,
+                "default_acl": "private",
+                "file_overwrite": False,
+            },
+        }
+        if BACKUP_S3_BUCKET
+        else {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": BACKUP_DIR},
+        }
+    ),
+}
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {

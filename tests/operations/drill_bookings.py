@@ -1,0 +1,47 @@
+"""Bookings for the point-in-time recovery drill, made through the engine in a process of its own
+on the database in DATABASE_URL (the drill's private cluster, not the suite's database).
+
+    python -m tests.operations.drill_bookings world       # the car wash the drill books at
+    python -m tests.operations.drill_bookings book FIRST N
+
+`book` prints the codes of the N bookings it made, one per line. Booking number k takes the
+k-th free one-hour slot of the wash's two bays from the day after tomorrow on.
+"""
+
+import os
+import sys
+from datetime import datetime, time, timedelta
+
+import django
+
+
+def main(command: str, *arguments: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    django.setup()
+    from django.utils import timezone
+    from django_scopes import scopes_disabled
+
+    from accounts.models import Customer, Location, Organization
+    from bookings.models import Service
+    from tests.scenarios import HELSINKI, CarWash, book
+
+    with scopes_disabled():
+        if command == "world":
+            CarWash(slug="drill-wash")
+            return
+        wash = CarWash.__new__(CarWash)
+        wash.organization = organization = Organization.objects.get(slug="drill-wash")
+        wash.location = Location.objects.get(organization=organization)
+        wash.service = Service.objects.get(organization=organization)
+        wash.customer = Customer.objects.filter(organization=organization).first()
+        first, count = int(arguments[0]), int(arguments[1])
+        day_one = timezone.localdate(timezone=HELSINKI) + timedelta(days=2)
+        for number in range(first, first + count):
+            slot = number // 2  # two bays: two bookings per slot
+            day = day_one + timedelta(days=slot // 8)
+            starts_at = datetime.combine(day, time(9 + slot % 8), tzinfo=HELSINKI)
+            print(book(wash, starts_at).code, flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
