@@ -155,7 +155,11 @@ def _claim(
         reason = refusal(email) if refusal is not None else ""
         if not reason and email.attempts >= outbox_max_attempts():
             # Every attempt was cut short (a worker killed mid-send each time) or failed.
-            reason = f"Gave up after {email.attempts} attempts. Last error: {email.last_error}"
+            reason = f"Gave up after {email.attempts} attempts. " + (
+                f"Last error: {email.last_error}"
+                if email.last_error
+                else "Each was cut short (the worker stopped in the middle of the send)."
+            )
         if reason:
             email.status, email.last_error = EmailStatus.FAILED, reason[:2000]
             email.save(update_fields=["status", "last_error"])
