@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test install install-dev migrate seed lint lock worker beat clean-db
+.PHONY: run test bench install install-dev migrate seed lint lock worker beat clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ run: seed
 
 test: install-dev
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+
+# The hot paths against a bare-Django floor, as ratios (tests/benchmark/run.py, docs/performance.md).
+# Needs wrk (Debian's package; installed here when missing and allowed).
+bench: install-dev
+	@command -v wrk >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
+	$(BIN)/python -m tests.benchmark.run
 
 lint: install-dev
 	$(BIN)/ruff check .

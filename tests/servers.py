@@ -179,8 +179,10 @@ class PrivateCluster:
 class Gunicorn:
     """The project under gunicorn (config/gunicorn.conf.py) with the given environment."""
 
-    def __init__(self, directory: Path, env: dict[str, str], *, workers: int = 2):
+    def __init__(self, directory: Path, env: dict[str, str], *, workers: int = 2,
+                 app: str | None = None):  # fmt: skip
         self.binary = str(Path(sys.executable).parent / "gunicorn")
+        self.app = app  # another WSGI application under the same settings (the bench's floor)
         self.port = free_port()
         self.log_path = directory / f"gunicorn-{self.port}.log"
         self.env = (
@@ -202,7 +204,12 @@ class Gunicorn:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:  # the server keeps its own copy of the handle
             self.process = subprocess.Popen(
-                [self.binary, "-c", str(REPOSITORY / "config" / "gunicorn.conf.py")],
+                [
+                    self.binary,
+                    "-c",
+                    str(REPOSITORY / "config" / "gunicorn.conf.py"),
+                    *([self.app] if self.app else []),
+                ],
                 cwd=REPOSITORY,
                 env=self.env,
                 stdout=log,
