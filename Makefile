@@ -81,9 +81,10 @@ lock: install-dev
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
-# A Celery worker and beat against CELERY_BROKER_URL (see README).
+# A Celery worker and beat against CELERY_BROKER_URL (see README). The worker consumes every queue
+# unless told: `make worker QUEUES=housekeeping` (docs/operations.md, "Celery").
 worker: install
-	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config worker --loglevel=INFO
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config worker --loglevel=INFO $(if $(QUEUES),--queues=$(QUEUES))
 
 beat: install
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config beat --loglevel=INFO

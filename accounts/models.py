@@ -318,11 +318,11 @@ class AccountEmailKind(models.TextChoices):
 
 class AccountEmailQuerySet(models.QuerySet):
     def due(self) -> "AccountEmailQuerySet":
-        """Pending emails a minute past their attempt time: their task was lost."""
-        overdue = timezone.now() - timedelta(minutes=1)
-        return self.filter(status=EmailStatus.PENDING, next_attempt_at__lte=overdue).order_by(
-            "next_attempt_at"
-        )
+        """Pending emails whose claim ran out (`next_attempt_at`, accounts.outbox): the task
+        queued at the commit, a retry or a send was lost (a broker down, a worker killed)."""
+        return self.filter(
+            status=EmailStatus.PENDING, next_attempt_at__lte=timezone.now()
+        ).order_by("next_attempt_at")
 
 
 class AccountEmail(models.Model):

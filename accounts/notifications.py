@@ -26,7 +26,12 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import AccountEmail, AccountEmailKind, User
-from accounts.outbox import outbox_deliver, outbox_record_failure
+from accounts.outbox import (
+    outbox_claim_end,
+    outbox_deliver,
+    outbox_publish,
+    outbox_record_failure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +94,9 @@ def _link(user: User, kind: str) -> str:
 
 def account_email_queue(*, user: User, kind: str) -> AccountEmail:
     """Record an email to the user; it is sent after the commit. Call inside the transaction."""
-    email = AccountEmail.objects.create(user=user, kind=kind, to=user.email)
+    email = AccountEmail.objects.create(
+        user=user, kind=kind, to=user.email, next_attempt_at=outbox_claim_end()
+    )
     _send_after_commit(email)
     return email
 
@@ -99,8 +106,9 @@ def _send_after_commit(email: AccountEmail) -> None:
     from accounts.tasks import account_email_send
 
     transaction.on_commit(
-        lambda: account_email_send.delay(email_id=email.pk),
-        robust=True,  # a broker down must not fail the request: the sweeper re-queues it
+        # One short try: a broker down must neither fail nor slow the request (accounts.outbox).
+        lambda: outbox_publish(account_email_send, email_id=email.pk),
+        robust=True,
     )
 
 

@@ -19,11 +19,18 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
+from django.db.models.functions import Least
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Organization
-from accounts.outbox import outbox_deliver, outbox_record_failure
+from accounts.outbox import (
+    outbox_claim_end,
+    outbox_deliver,
+    outbox_max_attempts,
+    outbox_publish,
+    outbox_record_failure,
+)
 from bookings.manage_links import manage_url
 from bookings.models import (
     Booking,
@@ -131,6 +138,8 @@ def email_queue(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail |
                 body_text=body_text,
                 body_html=body_html,
                 calendar=booking_calendar(booking),
+                # Held by the task queued at the commit; the sweep queues it if that is lost.
+                next_attempt_at=outbox_claim_end(),
             )
     except IntegrityError:
         return None  # another process recorded this event a moment ago
@@ -143,8 +152,11 @@ def _send_after_commit(email: OutboxEmail) -> None:
     from bookings.tasks import outbox_email_send
 
     transaction.on_commit(
-        lambda: outbox_email_send.delay(organization_id=email.organization_id, email_id=email.pk),
-        # A broker that is down must not fail the booking: the sweeper re-queues the email.
+        # One short try (accounts.outbox): a broker that is down must neither fail nor slow
+        # the booking; the sweep queues the email once its claim runs out.
+        lambda: outbox_publish(
+            outbox_email_send, organization_id=email.organization_id, email_id=email.pk
+        ),
         robust=True,
     )
 
@@ -188,11 +200,15 @@ def email_record_failure(email_id: int, error: Exception, *, retry_at: datetime 
 
 def email_send_again(email: OutboxEmail) -> bool:
     """Queue a failed (or stuck pending) email again, for staff who fixed the cause; False if
-    it was sent meanwhile. Its attempts so far stay counted."""
+    it was sent meanwhile. Its attempts so far stay counted, but it always gets one more."""
     with transaction.atomic():
         requeued = OutboxEmail.objects.filter(
             pk=email.pk, status__in=[EmailStatus.FAILED, EmailStatus.PENDING]
-        ).update(status=EmailStatus.PENDING, next_attempt_at=timezone.now())
+        ).update(
+            status=EmailStatus.PENDING,
+            next_attempt_at=outbox_claim_end(),
+            attempts=Least(F("attempts"), outbox_max_attempts() - 1),
+        )
         if requeued:
             _send_after_commit(email)
     return bool(requeued)

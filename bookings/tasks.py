@@ -7,21 +7,23 @@ one task per organization, or, for the outbox sweep, read across tenants on purp
 """
 
 from celery import shared_task
-from django.conf import settings
 from django_scopes import scopes_disabled
 
 from accounts.models import Organization
-from accounts.outbox import outbox_claim_due, outbox_send_task_body
+from accounts.outbox import outbox_claim_due, outbox_publish, outbox_send_task_body
 from accounts.tenancy import OrganizationTask
 from bookings import notifications
 from bookings.models import OutboxEmail
 
 
-@shared_task(bind=True, base=OrganizationTask, max_retries=settings.EMAIL_MAX_RETRIES)
+# max_retries=None: the email's own attempts decide when to give up (accounts.outbox).
+@shared_task(bind=True, base=OrganizationTask, max_retries=None)
 def outbox_email_send(self, *, organization_id: int, email_id: int) -> bool:
     """Send one outbox email, retrying with exponential backoff; sending twice is a no-op."""
     return outbox_send_task_body(
         self,
+        rows=OutboxEmail.objects.all(),
+        email_id=email_id,
         deliver=lambda: notifications.email_deliver(email_id),
         record_failure=lambda error, retry_at: notifications.email_record_failure(
             email_id, error, retry_at=retry_at
@@ -40,7 +42,7 @@ def outbox_sweep() -> int:
         due = outbox_claim_due(OutboxEmail.objects.due(), "organization_id")
     due = [(organization_id, pk) for pk, organization_id in due]
     for organization_id, email_id in due:
-        outbox_email_send.delay(organization_id=organization_id, email_id=email_id)
+        outbox_publish(outbox_email_send, organization_id=organization_id, email_id=email_id)
     return len(due)
 
 

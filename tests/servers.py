@@ -5,6 +5,7 @@ Fault tests break and restart these, never the machine's own services. Where a p
 missing, `require(...)` skips the test naming it (CI installs them all: .ci/run).
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -259,3 +261,89 @@ def private_cluster() -> Iterator[PrivateCluster]:
             yield cluster
     finally:
         cluster.remove()
+
+
+class TcpProxy:
+    """A loopback TCP forwarder in front of a real server, to take that server away from the
+    application without touching it (the machine's RabbitMQ, say).
+
+    `start()` listens on its own port and forwards every connection to `target_port`;
+    `stop()` closes the listener and cuts every forwarded connection, as a broker that went
+    down would (connections then are refused); `start()` again listens on the same port.
+    `hang()` accepts connections and never answers, as a broker behind a dead network would.
+    """
+
+    def __init__(self, target_port: int, *, target_host: str = "127.0.0.1"):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._forwarding = True
+
+    def url(self, scheme: str, *, credentials: str = "", path: str = "/") -> str:
+        at = f"{credentials}@" if credentials else ""
+        return f"{scheme}://{at}127.0.0.1:{self.port}{path}"
+
+    def start(self, *, forwarding: bool = True) -> None:
+        self._forwarding = forwarding
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def hang(self) -> None:
+        """Accept connections and answer nothing (a stopped proxy starts hanging)."""
+        self.stop()
+        self.start(forwarding=False)
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone does not.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    return
+                self._sockets.add(client)
+            if not self._forwarding:
+                continue  # held open, never read: the peer waits for an answer
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._sockets.add(server)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)

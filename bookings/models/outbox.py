@@ -1,7 +1,5 @@
 """The email outbox: customer emails written in the booking's transaction, sent by Celery."""
 
-from datetime import timedelta
-
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -21,12 +19,11 @@ class EmailKind(models.TextChoices):
 
 class OutboxEmailQuerySet(models.QuerySet):
     def due(self) -> "OutboxEmailQuerySet":
-        """Pending emails a minute past their attempt time: their task was lost (a broker down
-        at commit, a worker gone). The minute spares the tasks that are merely on their way."""
-        overdue = timezone.now() - timedelta(minutes=1)
-        return self.filter(status=EmailStatus.PENDING, next_attempt_at__lte=overdue).order_by(
-            "next_attempt_at"
-        )
+        """Pending emails whose claim ran out (`next_attempt_at`, accounts.outbox): the task
+        queued at the commit, a retry or a send was lost (a broker down, a worker killed)."""
+        return self.filter(
+            status=EmailStatus.PENDING, next_attempt_at__lte=timezone.now()
+        ).order_by("next_attempt_at")
 
 
 class OutboxEmail(TenantModel):

@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from config.embedded_postgres import embedded_database_url
 
@@ -191,14 +192,76 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+
+# Emails, housekeeping and the rest each have a queue, so the outbox sweep never waits behind a
+# backlog of emails (it is what rescues them) nor behind a minutes-long analytics refresh.
+# `make worker` consumes all three; production runs the housekeeping queue on a worker of its
+# own (docs/operations.md). Every name carries CELERY_QUEUE_PREFIX, so deployments (and test
+# runs) sharing one broker never take each other's tasks.
+EMAIL_TASKS = ("accounts.tasks.account_email_send", "bookings.tasks.outbox_email_send")
+HOUSEKEEPING_TASKS = (
+    "accounts.tasks.account_outbox_sweep",
+    "bookings.tasks.outbox_sweep",
+    "bookings.tasks.booking_reminders_schedule",
+    "bookings.tasks.booking_reminders_queue",
+    "config.api.tasks.idempotency_records_purge",
+)
+
+
+def celery_queues(prefix: str) -> dict:
+    """The queue settings for one prefix: CELERY_TASK_QUEUES, _DEFAULT_QUEUE and _ROUTES.
+
+    Returns {"emails": name, "housekeeping": name, "default": name, "settings": {...}}; the
+    settings use Celery's lower-case names, ready for `app.conf.update` as well.
+    """
+    names = {kind: f"{prefix}{kind}" for kind in ("emails", "housekeeping")}
+    names["default"] = f"{prefix}celery"
+    routes = {task: {"queue": names["emails"]} for task in EMAIL_TASKS} | {
+        task: {"queue": names["housekeeping"]} for task in HOUSEKEEPING_TASKS
+    }
+    return names | {
+        "settings": {
+            "task_queues": [
+                Queue(name, Exchange(name, "direct"), routing_key=name) for name in names.values()
+            ],
+            "task_default_queue": names["default"],
+            "task_routes": routes,
+        }
+    }
+
+
+CELERY_QUEUE_PREFIX = env("CELERY_QUEUE_PREFIX", default="")
+_queues = celery_queues(CELERY_QUEUE_PREFIX)["settings"]
+CELERY_TASK_QUEUES = _queues["task_queues"]
+CELERY_TASK_DEFAULT_QUEUE = _queues["task_default_queue"]
+CELERY_TASK_ROUTES = _queues["task_routes"]
+
+# --- The email outbox's timing (accounts/outbox.py) ---
+# How often beat runs the outbox sweeps, seconds: the longest a lost email waits once its claim
+# has run out. Each sweep is one indexed query, so a short interval costs little.
+EMAIL_SWEEP_SECONDS = env.float("EMAIL_SWEEP_SECONDS", default=10.0)
+# How long a send's claim on its email lasts, seconds: once it has run out on a pending email
+# that no live send holds locked, the sweep queues the email again. A healthy send (render, then
+# SMTP or a provider's API) takes well under 3 s; x10 for a slow provider gives 30 s, which also
+# leaves the broker's own redelivery of a dead worker's task (RabbitMQ: at once) the first go.
+# Shorter only queues duplicates (harmless: the row's lock and status send once); longer delays
+# the rescue of an email a dead worker took with it.
+EMAIL_SEND_CLAIM_SECONDS = env.float("EMAIL_SEND_CLAIM_SECONDS", default=30.0)
+# The most a booking (or a sign-up) waits for the broker when queueing an email's task, seconds:
+# one try, no retries; on failure the row stays pending and the sweep queues it.
+EMAIL_PUBLISH_TIMEOUT = env.float("EMAIL_PUBLISH_TIMEOUT", default=0.25)
+
 CELERY_BEAT_SCHEDULE = {
     "send-lost-outbox-emails": {
         "task": "bookings.tasks.outbox_sweep",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=EMAIL_SWEEP_SECONDS),
+        # A sweep nobody ran in time is replaced by the next one, not piled up behind it.
+        "options": {"expires": EMAIL_SWEEP_SECONDS},
     },
     "send-lost-account-emails": {
         "task": "accounts.tasks.account_outbox_sweep",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=EMAIL_SWEEP_SECONDS),
+        "options": {"expires": EMAIL_SWEEP_SECONDS},
     },
     "queue-booking-reminders": {
         "task": "bookings.tasks.booking_reminders_schedule",
@@ -234,7 +297,8 @@ ANYMAIL = {
     for key, value in env.ENVIRON.items()
     if key.startswith("ANYMAIL_")
 }
-# Customer emails are retried with exponential backoff (seconds), then marked failed.
+# Customer emails are retried with exponential backoff (seconds), then marked failed: after
+# 1 + EMAIL_MAX_RETRIES attempts, counted on the email itself (an interrupted send counts).
 EMAIL_MAX_RETRIES = env.int("EMAIL_MAX_RETRIES", default=8)
 EMAIL_RETRY_BACKOFF_SECONDS = env.int("EMAIL_RETRY_BACKOFF_SECONDS", default=30)
 EMAIL_RETRY_BACKOFF_MAX_SECONDS = env.int("EMAIL_RETRY_BACKOFF_MAX_SECONDS", default=3600)

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.mark.django_db
-def test_tasks_waiting_for_a_worker_are_the_queue_depth(broker_queue):
+def test_tasks_waiting_for_a_worker_are_the_queue_depth(broker_queues):
+    broker_queue = broker_queues["housekeeping"]  # where the purge is routed
+
     def depth() -> float:
         samples = parse_metrics(Client().get("/metrics").content.decode())
         assert value(samples, "booking_metrics_collector_up", collector="celery_queues") == 1

@@ -1,4 +1,5 @@
-"""A real `celery worker` process of this project, for tests that need one (not eager mode)."""
+"""Real `celery worker` and `celery beat` processes of this project, for tests that need them
+(not eager mode)."""
 
 import contextlib
 import os
@@ -17,14 +18,14 @@ POLL_SECONDS = 0.05
 
 
 class CeleryWorker:
-    """`celery -A config worker` (prefork, one child, as deployed) consuming one queue.
+    """`celery -A config worker` (prefork, one child, as deployed) consuming the given queues.
 
     The worker gets a session, hence a process group, of its own, so `kill()` takes the main
     process (which holds the broker connection) and its pool child (which runs the task and
     holds the database transaction) at once, as a crashed or OOM-killed container would.
     """
 
-    def __init__(self, *, queue: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, *, queues: list[str], env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -37,8 +38,8 @@ class CeleryWorker:
                     "worker",
                     "--pool=prefork",
                     "--concurrency=1",
-                    f"--queues={queue}",
-                    f"--hostname={queue}-{log_path.stem}@%h",
+                    f"--queues={','.join(queues)}",
+                    f"--hostname={queues[0]}-{log_path.stem}@%h",
                     "--loglevel=INFO",
                     # Nothing to synchronise with other workers; saves seconds at start-up.
                     "--without-gossip",
@@ -68,16 +69,56 @@ class CeleryWorker:
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no warm shutdown, no acknowledgement."""
-        with contextlib.suppress(ProcessLookupError):  # already gone, children included
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
+        _kill_group(self.process)
+
+
+class CeleryBeat:
+    """`celery -A config beat` with its schedule file in `directory`, queueing
+    CELERY_BEAT_SCHEDULE on the queues its environment names."""
+
+    def __init__(self, *, env: dict[str, str], directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.log_path = directory / "beat.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "beat",
+                    f"--schedule={directory / 'schedule'}",
+                    "--loglevel=INFO",
+                ],
+                cwd=settings.BASE_DIR,
+                env=os.environ | {"PYTHONPATH": str(settings.BASE_DIR)} | env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self) -> None:
+        wait_for(lambda: "Sending due task" in self.log(), "beat to queue a task", workers=[self])
+
+    def kill(self) -> None:
+        _kill_group(self.process)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone, children included
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 def wait_for(
     condition: Callable[[], object],
     what: str,
     *,
-    workers: list[CeleryWorker] = (),
+    workers: list["CeleryWorker | CeleryBeat"] = (),
     timeout: float = 60,
 ):
     """Poll until `condition()` is truthy and return it; fail with the workers' logs otherwise."""
