@@ -199,6 +199,8 @@ class CeleryQueueCollector(ScrapeCollector):
             "Messages waiting in each Celery queue of the broker (not yet taken by a worker).",
             labels=["queue"],
         )
+        if not broker_configured():
+            return [depth]  # tasks run in the request (eager): no queue to count
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=1) as broker:
             broker.ensure_connection(max_retries=0, timeout=1)
             for queue in celery_queue_names():
@@ -236,12 +238,11 @@ def registry() -> CollectorRegistry:
         OutboxCollector(),
         DatabaseCollector(),
         ReplicationCollector(),
+        CeleryQueueCollector(),
         AnalyticsCollector(),
         BackupCollector(),
     ):
         scrape.register(collector)
-    if broker_configured():
-        scrape.register(CeleryQueueCollector())
     return scrape
 
 
