@@ -110,7 +110,7 @@ def _dashboard(request: HttpRequest) -> tuple[DashboardFilterForm, Dashboard | N
 
 
 @require_GET
-@replica_reads()
+@replica_reads
 def dashboard(request: HttpRequest) -> TemplateResponse:
     form, board = _dashboard(request)
     context = {
@@ -126,7 +126,7 @@ def dashboard(request: HttpRequest) -> TemplateResponse:
 
 
 @require_GET
-@replica_reads()
+@replica_reads
 def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
     form, board = _dashboard(request)
     if board is None:

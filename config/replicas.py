@@ -3,7 +3,7 @@
 With no DATABASE_REPLICA_URLS nothing here does anything: the router answers None and Django
 uses the one database. With replicas, a read goes to one only when all of these hold:
 
-- the code asked for it: inside `replica_reads()` (the public catalogue, the customer's booking
+- the code asked for it: inside `replica_reads` (the public catalogue, the customer's booking
   history, analytics); every other read, and every write, goes to the primary. Availability is
   computed on the primary: its answer is cached under the version its day had when it was
   computed, and a computation on a replica that has not replayed the latest booking would be
@@ -20,10 +20,10 @@ uses the one database. With replicas, a read goes to one only when all of these 
 """
 
 import contextvars
+import functools
 import logging
 import random
 import time
-from contextlib import ContextDecorator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -36,7 +36,10 @@ logger = logging.getLogger(__name__)
 PIN_COOKIE = "primary_reads"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-_stale_reads_ok = contextvars.ContextVar("stale_reads_ok", default=False)
+# Inside replica_reads: the replicas the view's reads went to (None outside: primary only).
+_stale_reads_ok: contextvars.ContextVar[set | None] = contextvars.ContextVar(
+    "stale_reads_ok", default=None
+)
 _request = contextvars.ContextVar("replica_request", default=None)
 
 
@@ -44,16 +47,33 @@ def replica_aliases() -> list[str]:
     return [alias for alias in settings.DATABASES if alias.startswith("replica")]
 
 
-class replica_reads(ContextDecorator):
-    """Marks the reads inside as tolerating a few seconds of staleness (a decorator too)."""
+def replica_reads(view):
+    """Decorates a read-only view (a GET handler): its reads may come from a healthy replica.
 
-    def __enter__(self):
-        self._token = _stale_reads_ok.set(True)
-        return self
+    A replica that fails during the view (stopped, restarted, cut off) is marked down and the
+    view runs again on the primary, so the client gets its answer, not an error.
+    """
 
-    def __exit__(self, *exc_info):
-        _stale_reads_ok.reset(self._token)
-        return False
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        return on_replica(view, *args, **kwargs)
+
+    return run
+
+
+def on_replica(call, *args, **kwargs):
+    used: set[str] = set()
+    token = _stale_reads_ok.set(used)
+    try:
+        return call(*args, **kwargs)
+    except DatabaseError as error:
+        if not used:
+            raise  # the primary failed: nothing to fall back to
+        for alias in used:
+            _mark_down(alias, error)
+    finally:
+        _stale_reads_ok.reset(token)
+    return call(*args, **kwargs)
 
 
 # --- Health --------------------------------------------------------------------------------------
@@ -99,14 +119,27 @@ def _check(alias: str, now: float) -> _Checked:
     except DatabaseError as error:
         connections[alias].close()
         if was is None or was.healthy:
-            logger.warning("Replica %s is unreachable; reading from the primary: %s", alias, error)
+            logger.warning("Replica %s is unreachable: reading from the primary (%s)", alias,
+                           str(error).strip())  # fmt: skip
         return _Checked(healthy=False, lag_seconds=None, at=now)
     lag = None if lag is None else float(lag)
-    healthy = lag is not None and lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
-    if was is not None and was.healthy != healthy:
-        logger.warning("Replica %s is %s (lag %s s)", alias,
-                       "healthy again" if healthy else "skipped", lag)  # fmt: skip
+    limit = settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+    healthy = lag is not None and lag <= limit
+    if not healthy and (was is None or was.healthy):
+        state = "not in recovery" if lag is None else f"{lag:.1f} s behind (limit {limit} s)"
+        logger.warning("Replica %s is %s: skipped, reading from the primary", alias, state)
+    elif healthy and was is not None and not was.healthy:
+        logger.warning("Replica %s is healthy again (lag %.1f s)", alias, lag)
     return _Checked(healthy=healthy, lag_seconds=lag, at=now)
+
+
+def _mark_down(alias: str, error: Exception) -> None:
+    connections[alias].close()
+    was = _health.get(alias)
+    if was is None or was.healthy:
+        logger.warning("Replica %s failed during a read: reading from the primary (%s)", alias,
+                       str(error).strip())  # fmt: skip
+    _health[alias] = _Checked(healthy=False, lag_seconds=None, at=time.monotonic())
 
 
 def forget_health() -> None:
@@ -157,7 +190,8 @@ class ReadYourWritesMiddleware:
 
 class ReplicaRouter:
     def db_for_read(self, model, **hints) -> str | None:
-        if not _stale_reads_ok.get():
+        used = _stale_reads_ok.get()
+        if used is None:
             return None
         aliases = replica_aliases()
         if not aliases or connections[DEFAULT_DB_ALIAS].in_atomic_block:
@@ -166,7 +200,11 @@ class ReplicaRouter:
         if request is not None and _pinned_to_primary(request):
             return None
         healthy = [alias for alias in aliases if replica_is_healthy(alias)]
-        return random.choice(healthy) if healthy else None
+        if not healthy:
+            return None
+        alias = random.choice(healthy)
+        used.add(alias)
+        return alias
 
     def db_for_write(self, model, **hints) -> str | None:
         return DEFAULT_DB_ALIAS

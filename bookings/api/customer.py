@@ -85,7 +85,7 @@ class AccountBookingListView(AccountBookingsView, generics.ListAPIView):
     def get_queryset(self):
         return super().get_queryset().order_by("-starts_at", "-pk")
 
-    @replica_reads()  # read-your-writes keeps a customer who just booked on the primary
+    @replica_reads  # read-your-writes keeps a customer who just booked on the primary
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

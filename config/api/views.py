@@ -10,7 +10,7 @@ is `permitted()`'s job.
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
-from config.replicas import replica_reads
+from config.replicas import on_replica
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
@@ -47,6 +47,5 @@ class OrganizationEndpoint(APIView):
     def dispatch(self, request, *args, **kwargs):
         kwargs.pop("organization_slug", None)  # request.organization says it, scoped
         if self.stale_reads_ok and request.method in ("GET", "HEAD"):
-            with replica_reads():
-                return super().dispatch(request, *args, **kwargs)
+            return on_replica(super().dispatch, request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)

@@ -41,7 +41,7 @@ def django_process(cluster: PrivateCluster, *arguments: str) -> list[str]:
 
 
 def book(cluster: PrivateCluster, first: int, count: int) -> list[str]:
-    return django_process(cluster, "-m", "tests.operations.drill_bookings", "book",
+    return django_process(cluster, "-m", "tests.private_world", "book",
                           str(first), str(count))  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def test_a_restore_to_a_moment_holds_exactly_the_bookings_made_before_it(archivi
     cluster, archive = archiving_cluster
     cluster.psql("CREATE DATABASE booking")
     django_process(cluster, "manage.py", "migrate", "--noinput")
-    django_process(cluster, "-m", "tests.operations.drill_bookings", "world")
+    django_process(cluster, "-m", "tests.private_world", "world")
     if seeded := int(os.environ.get("DRILL_SEED_BOOKINGS", "0")):  # the drill at scale, for docs
         django_process(cluster, "manage.py", "seed_benchmark", "--bookings", str(seeded))
 

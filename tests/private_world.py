@@ -1,11 +1,13 @@
-"""Bookings for the point-in-time recovery drill, made through the engine in a process of its own
-on the database in DATABASE_URL (the drill's private cluster, not the suite's database).
+"""A car wash on a private cluster's database (DATABASE_URL), made through the engine in a
+process of its own: the world of the drills that run on private clusters (point-in-time
+recovery, read replicas), never the suite's database.
 
-    python -m tests.operations.drill_bookings world       # the car wash the drill books at
-    python -m tests.operations.drill_bookings book FIRST N
+    python -m tests.private_world world           # the car wash, slug drill-wash
+    python -m tests.private_world book FIRST N    # prints the codes of N bookings
+    python -m tests.private_world customer EMAIL  # prints an API token of a new customer
 
-`book` prints the codes of the N bookings it made, one per line. Booking number k takes the
-k-th free one-hour slot of the wash's two bays from the day after tomorrow on.
+Booking number k takes the k-th free one-hour slot of the wash's two bays from the day after
+tomorrow on.
 """
 
 import os
@@ -28,6 +30,13 @@ def main(command: str, *arguments: str) -> None:
     with scopes_disabled():
         if command == "world":
             CarWash(slug="drill-wash")
+            return
+        if command == "customer":
+            from knox.models import AuthToken
+
+            from tests.factories import UserFactory
+
+            print(AuthToken.objects.create(UserFactory(email=arguments[0]))[1])
             return
         wash = CarWash.__new__(CarWash)
         wash.organization = organization = Organization.objects.get(slug="drill-wash")
