@@ -2,7 +2,7 @@
 
 Layers, lowest first; a module may import its own layer and those below it, never above:
 
-    kit        config.api (errors, fields, idempotency, views...), config.settings
+    kit        config.api (errors, fields, idempotency, views...), config.database, config.settings
     accounts   tenants, people, roles, the tenant wall
     fleet      what can be booked: resources and cars
     bookings   the engine, its pages, API and emails
@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "config.api.storable",
             "config.api.tasks",
             "config.api.views",
+            "config.database",
             "config.embedded_postgres",
             "config.settings",
         ),

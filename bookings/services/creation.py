@@ -2,7 +2,10 @@
 
 Double booking is refused by PostgreSQL (Occupancy's exclusion constraint), not by a check here:
 booking_create tries the insert in a savepoint and turns the constraint violation into
-SlotUnavailable, moving on to the next free resource when the customer asked for any.
+SlotUnavailable, moving on to the next free resource when the customer asked for any. Claims of
+one resource take turns (bookings.services.occupancy), and a transaction PostgreSQL still aborts
+as a deadlock or serialization failure is run again whole (`atomic_with_retry`), so a racing
+customer gets a booking or slot_taken, never a server error.
 """
 
 from collections.abc import Callable
@@ -34,6 +37,7 @@ from bookings.selectors import (
 )
 from bookings.services.occupancy import new_confirmation_code, save_with_occupancy
 from bookings.services.timeline import event_record
+from config.database import atomic_with_retry
 from fleet.models import Resource
 
 
@@ -111,7 +115,7 @@ def candidates(
     return resources
 
 
-@transaction.atomic
+@atomic_with_retry
 def booking_create(
     *,
     actor: User | None,
@@ -228,7 +232,7 @@ def _once_per_submission(submission_key: str, book: Callable[[], Booking]) -> Bo
         return done
 
 
-@transaction.atomic
+@atomic_with_retry
 def guest_booking_create(
     *,
     organization: Organization,
@@ -259,7 +263,7 @@ def guest_booking_create(
     return _once_per_submission(submission_key, book)
 
 
-@transaction.atomic
+@atomic_with_retry
 def desk_booking_create(
     *,
     actor: User,
@@ -292,7 +296,7 @@ def desk_booking_create(
     return _once_per_submission(submission_key, book)
 
 
-@transaction.atomic
+@atomic_with_retry
 def account_booking_create(*, organization: Organization, user: User, **booking) -> Booking:
     """A booking through the API by a signed-in customer: their profile at the organization
     (made at their first booking) and the booking, in one transaction."""

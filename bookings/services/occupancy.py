@@ -3,12 +3,21 @@
 PostgreSQL decides, not Python: the exclusion constraint `occupancy_no_overlap_per_resource`
 refuses an overlapping row, and these functions try each insert in a savepoint so a refusal
 rolls back only that attempt and the caller may try the next free resource.
+
+Claims of one resource's time take turns (`_claim_turn`). Two transactions inserting
+overlapping rows at the same moment each find the other's uncommitted row while checking the
+constraint and each waits for the other: PostgreSQL breaks that cycle with a deadlock error (3
+of 753 racing API bookings answered 500 that way). Taking a per-resource advisory lock before
+the insert makes the second claimant wait for the first to finish, then see its committed row
+and move on to the next resource. The lock is taken inside the attempt's savepoint, so a
+refused attempt gives it back at once: a transaction holds at most the turn of the one resource
+it is claiming, and no cycle of waits can form.
 """
 
 import secrets
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from psycopg.errors import ExclusionViolation, UniqueViolation
 
 from bookings.models import Booking, Occupancy
@@ -27,10 +36,25 @@ def _is_overlap(error: IntegrityError) -> bool:
     return isinstance(error.__cause__, ExclusionViolation)
 
 
+# The advisory lock space of resource claims (analytics' view refreshes use 7301).
+CLAIM_LOCK_SPACE = 7302
+
+
+def _claim_turn(resource: Resource) -> None:
+    """Wait for this resource's turn: held to the end of the transaction (or savepoint)."""
+    with connection.cursor() as cursor:
+        # Two int4 keys: the space, and the id folded into int4 (a shared turn is only a wait).
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, (%s %% 2147483647)::int)",
+            [CLAIM_LOCK_SPACE, resource.pk],
+        )
+
+
 def occupy(*, resource: Resource, starts_at: datetime, ends_at: datetime, **owner) -> bool:
     """Claim the resource's time in a savepoint; False if PostgreSQL says it is taken."""
     try:
         with transaction.atomic():
+            _claim_turn(resource)
             Occupancy.objects.create(
                 organization_id=resource.organization_id,
                 resource=resource,
