@@ -8,9 +8,9 @@ every gunicorn worker. This module turns what PostgreSQL then says into what a u
 * busy (a lock or statement timeout, or a deadlock that survived its retries): 503
   `database_busy` with Retry-After;
 * unavailable (connection refused or reset: a restart, a failover, too many connections): a
-  GET or HEAD is retried once on a fresh connection, anything else (and a read that fails again)
-  answers 503 `database_unavailable` with Retry-After. Writes are never retried blindly: the
-  client's Idempotency-Key is the tool for that.
+  GET or HEAD is run once more on a fresh connection after a short pause; anything else (and a
+  read that fails again) answers 503 `database_unavailable` with Retry-After. Writes are never
+  retried blindly: the client's Idempotency-Key is the tool for that.
 
 `atomic_with_retry` re-runs a whole transaction PostgreSQL aborted as a deadlock or a
 serialization failure; `task_statement_budget` gives a task or command a longer statement
@@ -21,7 +21,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -122,40 +122,40 @@ def connection_options(*, statement_timeout: float, lock_timeout: float) -> str:
 
 
 class DatabaseFaultMiddleware:
-    """Retries a read once after a lost connection; answers every database fault with a 503.
+    """Answers every database fault with a 503; retries a read once after a lost connection.
 
-    `process_exception` sees what a view raised (DRF lets these through: config.api.errors);
-    faults raised before the view (the tenant middleware's lookup) reach handler500, which
-    answers them the same way (config.api.errors.server_error).
+    A fault raised by a view reaches `process_exception` (DRF lets these through:
+    config.api.errors.exception_handler); one raised by a middleware before the view (the tenant
+    lookup, usually a request's first query) reaches handler500, which answers it the same way
+    (config.api.errors.server_error). Either answer is marked with its fault, so this
+    middleware, near the top of the stack, can run a GET or HEAD once more, whole, on a fresh
+    connection. Writes are never re-run: the client resends them with its Idempotency-Key.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (
+            getattr(response, "database_fault", None) == UNAVAILABLE
+            and request.method in ("GET", "HEAD")
+            and not connection.in_atomic_block
+        ):
+            log.warning("lost the database connection; running %s once more", request.path)
+            with suppress(DatabaseError):  # already gone: the next query connects afresh
+                connection.close()
+            time.sleep(RETRY_PAUSE_SECONDS)
+            response = self.get_response(request)
+        return response
 
     def process_exception(self, request, exception: Exception):
         fault = database_fault(exception)
         if fault is None:
             return None
-        match = getattr(request, "resolver_match", None)
-        if (
-            fault == UNAVAILABLE
-            and request.method in ("GET", "HEAD")
-            and match is not None
-            and not connection.in_atomic_block
-        ):
-            log.warning("lost the database connection (%s); retrying the read once", exception)
-            connection.close()
-            time.sleep(RETRY_PAUSE_SECONDS)
-            try:
-                return match.func(request, *match.args, **match.kwargs)
-            except (OperationalError, InterfaceError) as again:
-                fault = database_fault(again) or fault
-                exception = again
         log.warning("answering 503 %s: %s", fault, exception)
-        # Imported here: the error bodies and the 503 page live with the API's errors.
+        # Imported here: the error bodies and the 503 page live with the API's errors, which
+        # import this module.
         from config.api.errors import database_fault_response
 
         return database_fault_response(request, fault)

@@ -126,6 +126,7 @@ def database_fault_response(request, fault: str) -> HttpResponse:
         page = loader.render_to_string("503.html", {"message": MESSAGES[fault]})
         response = HttpResponse(page, status=503)
     response["Retry-After"] = str(seconds)
+    response.database_fault = fault  # read by DatabaseFaultMiddleware: a read may run again
     return response
 
 
