@@ -158,15 +158,6 @@ class PrivateCluster:
             capture_output=True,
         )  # fmt: skip
 
-    def restart(self, mode: str = "fast") -> None:
-        """What an operator's restart (or a failover) does to the clients: every connection is
-        closed, and for a moment new ones are refused."""
-        subprocess.run(
-            as_server_user([self.pg_ctl, "-D", str(self.data), "-m", mode, "-l",
-                            str(self.directory / "server.log"), "-w", "-t", "60", "restart"]),
-            check=True, capture_output=True,
-        )  # fmt: skip
-
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
