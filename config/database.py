@@ -102,15 +102,19 @@ def atomic_with_retry(function: Callable | None = None, *, attempts: int = 3):
 
 @contextmanager
 def task_statement_budget(seconds: float) -> Iterator[None]:
-    """A longer (or shorter) statement_timeout for one transaction of a task or command.
+    """A longer statement_timeout than a request's, for the rest of the current transaction of
+    a task or command (0: no limit).
 
     SET LOCAL ends with the transaction, so the connection goes back to the request budget
-    whatever happens; 0 means no limit.
+    whatever happens; outside a transaction it would end at once, so that is refused.
     """
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{seconds}s"])
-        yield
+    if not connection.in_atomic_block:
+        raise RuntimeError("task_statement_budget needs a transaction (transaction.atomic).")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, true)", [str(int(seconds * 1000))]
+        )
+    yield
 
 
 def connection_options(*, statement_timeout: float, lock_timeout: float) -> str:
