@@ -20,7 +20,7 @@ from tests.servers import require
 LOCK_SECONDS = float(os.environ.get("FAULTS_LOCK_SECONDS", "12"))
 # A client must hear back within the lock timeout plus this (a loaded 2-core machine included).
 MARGIN = 5.0
-MAX_REQUESTS_PER_CLIENT = 400
+MAX_REQUESTS_PER_CLIENT = 1500
 
 
 def hold_lock(site: Site, seconds: float) -> subprocess.Popen:
