@@ -4,6 +4,7 @@ transaction runs again), the longer budget of tasks, and a gunicorn timeout that
 above the statement timeout.
 """
 
+import io
 import runpy
 import threading
 import time
@@ -13,7 +14,8 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.core.management import call_command
+from django.db import OperationalError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -165,3 +167,17 @@ def test_gunicorn_refuses_to_start_with_a_timeout_not_above_the_statement_timeou
         runpy.run_path(str(REPOSITORY / "config" / "gunicorn.conf.py"))
     monkeypatch.setenv("GUNICORN_TIMEOUT", "30")
     assert runpy.run_path(str(REPOSITORY / "config" / "gunicorn.conf.py"))["timeout"] == 30
+
+
+def test_migrate_backs_off_from_a_locked_table_and_leaves_the_request_budget(transactional_db):
+    # given another session holding the migrations table (a long transaction on it)
+    errors = io.StringIO()
+    with locked("django_migrations"), pytest.raises(OperationalError):
+        call_command(
+            "migrate", "--lock-timeout=0.2", "--lock-retries=1", verbosity=0, stderr=errors
+        )
+    # then it waited briefly, said so, tried once more and gave up rather than queue forever
+    assert errors.getvalue().count("A table is locked") == 1
+    # and with the lock gone it runs, and the connection is back on the request budget
+    call_command("migrate", verbosity=0)
+    assert show_statement_timeout() == "10s"
