@@ -155,15 +155,21 @@ def booking_create(
     # The desk's rights come with booking at the desk: a member booking for themselves through
     # the app books as any customer does.
     at_the_desk = source == BookingSource.STAFF and books_at_the_desk(actor, service.organization)
-    for candidate in candidates(
-        at_the_desk=at_the_desk,
-        service=service,
-        location=location,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        resource=resource,
-        outside_hours_reason=outside_hours_reason,
-    ):
+    # Each free resource is first tried without waiting; one another request is claiming right
+    # now goes to the back of the queue, to be waited for once the others have been tried.
+    queue = [
+        (candidate, False)
+        for candidate in candidates(
+            at_the_desk=at_the_desk,
+            service=service,
+            location=location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            resource=resource,
+            outside_hours_reason=outside_hours_reason,
+        )
+    ]
+    for candidate, wait in queue:  # grows while it is read: the busy ones come back at the end
         price = quote(
             service=service,
             location=location,
@@ -191,7 +197,11 @@ def booking_create(
             # The business made it, so it needs no confirmation of its own.
             status=BookingStatus.CONFIRMED if at_the_desk else BookingStatus.PENDING,
         )
-        if save_with_occupancy(booking):
+        claimed = save_with_occupancy(booking, wait=wait)
+        if claimed is None:
+            queue.append((candidate, True))
+            continue
+        if claimed:
             booking.quote = price
             event_record(
                 booking,
