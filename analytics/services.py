@@ -8,10 +8,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from analytics.models import ReportView, ViewRefresh
+from config.database import task_statement_budget
 
 # The first key of the two-key advisory locks this app takes (the second is the view's hash),
 # so they cannot collide with another app's one-key locks.
 REFRESH_LOCK_CLASS = 7_301
+# A refresh may run longer than a request's statement timeout (DATABASE_STATEMENT_TIMEOUT); it
+# runs in a task or a command, so it gets the task's soft time limit instead.
+REFRESH_STATEMENT_BUDGET_SECONDS = 240
 
 
 def view_refresh(*, view: ReportView) -> ViewRefresh | None:
@@ -26,7 +30,11 @@ def view_refresh(*, view: ReportView) -> ViewRefresh | None:
     as_of = timezone.now()
     started = time.monotonic()
     # Durable: inside a caller's transaction the lock and the record would outlive this function.
-    with transaction.atomic(durable=True), connection.cursor() as cursor:
+    with (
+        transaction.atomic(durable=True),
+        task_statement_budget(REFRESH_STATEMENT_BUDGET_SECONDS),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(
             "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [REFRESH_LOCK_CLASS, view]
         )

@@ -16,6 +16,14 @@ workers = _int("GUNICORN_WORKERS", 4)
 threads = _int("GUNICORN_THREADS", 1)
 # Above DATABASE_STATEMENT_TIMEOUT (the longest a request's query may run) with room to answer.
 timeout = _int("GUNICORN_TIMEOUT", 30)
+# The settings' default (config/settings/base.py); read here without loading Django.
+statement_timeout = float(os.environ.get("DATABASE_STATEMENT_TIMEOUT", 10.0))
+if timeout <= statement_timeout:
+    raise RuntimeError(
+        f"GUNICORN_TIMEOUT ({timeout} s) must be above DATABASE_STATEMENT_TIMEOUT "
+        f"({statement_timeout} s): otherwise gunicorn kills a worker waiting on the database "
+        "and the client gets its HTML 500 instead of the API's 503."
+    )
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # Recycle workers now and then so a slow leak cannot grow without bound.

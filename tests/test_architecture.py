@@ -3,7 +3,7 @@
 Layers, lowest first; a module may import its own layer and those below it, never above:
 
     kit        config.api (errors, fields, idempotency, throttling, views...), config.cache,
-               config.settings
+               config.database, config.settings
     accounts   tenants, people, roles, the tenant wall
     fleet      what can be booked: resources and cars
     bookings   the engine, its pages, API and emails
@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "config.api.throttling",
             "config.api.views",
             "config.cache",
+            "config.database",
             "config.embedded_postgres",
             "config.replicas",
             "config.settings",

@@ -85,7 +85,7 @@ class NullsLastOrderingFilter(filters.OrderingFilter):
         if not value:
             return qs
         ordering = []
-        for param in value:
+        for param in filter(None, value):  # "price," leaves an empty entry: nothing to sort by
             field = F(self.param_map[param.lstrip("-")])
             ordering.append(
                 field.desc(nulls_last=True) if param.startswith("-") else field.asc(nulls_last=True)

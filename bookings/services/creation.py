@@ -2,7 +2,10 @@
 
 Double booking is refused by PostgreSQL (Occupancy's exclusion constraint), not by a check here:
 booking_create tries the insert in a savepoint and turns the constraint violation into
-SlotUnavailable, moving on to the next free resource when the customer asked for any.
+SlotUnavailable, moving on to the next free resource when the customer asked for any. Claims of
+one resource take turns (bookings.services.occupancy), and a transaction PostgreSQL still aborts
+as a deadlock or serialization failure is run again whole (`atomic_with_retry`), so a racing
+customer gets a booking or slot_taken, never a server error.
 """
 
 from collections.abc import Callable
@@ -35,6 +38,7 @@ from bookings.selectors import (
 )
 from bookings.services.occupancy import new_confirmation_code, save_with_occupancy
 from bookings.services.timeline import event_record
+from config.database import atomic_with_retry
 from fleet.models import Resource
 
 
@@ -113,7 +117,7 @@ def candidates(
 
 
 @counted_booking
-@transaction.atomic
+@atomic_with_retry
 def booking_create(
     *,
     actor: User | None,
@@ -153,15 +157,21 @@ def booking_create(
     # The desk's rights come with booking at the desk: a member booking for themselves through
     # the app books as any customer does.
     at_the_desk = source == BookingSource.STAFF and books_at_the_desk(actor, service.organization)
-    for candidate in candidates(
-        at_the_desk=at_the_desk,
-        service=service,
-        location=location,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        resource=resource,
-        outside_hours_reason=outside_hours_reason,
-    ):
+    # Each free resource is first tried without waiting; one another request is claiming right
+    # now goes to the back of the queue, to be waited for once the others have been tried.
+    queue = [
+        (candidate, False)
+        for candidate in candidates(
+            at_the_desk=at_the_desk,
+            service=service,
+            location=location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            resource=resource,
+            outside_hours_reason=outside_hours_reason,
+        )
+    ]
+    for candidate, wait in queue:  # grows while it is read: the busy ones come back at the end
         price = quote(
             service=service,
             location=location,
@@ -189,7 +199,11 @@ def booking_create(
             # The business made it, so it needs no confirmation of its own.
             status=BookingStatus.CONFIRMED if at_the_desk else BookingStatus.PENDING,
         )
-        if save_with_occupancy(booking):
+        claimed = save_with_occupancy(booking, wait=wait)
+        if claimed is None:
+            queue.append((candidate, True))
+            continue
+        if claimed:
             booking.quote = price
             event_record(
                 booking,
@@ -230,7 +244,7 @@ def _once_per_submission(submission_key: str, book: Callable[[], Booking]) -> Bo
         return done
 
 
-@transaction.atomic
+@atomic_with_retry
 def guest_booking_create(
     *,
     organization: Organization,
@@ -261,7 +275,7 @@ def guest_booking_create(
     return _once_per_submission(submission_key, book)
 
 
-@transaction.atomic
+@atomic_with_retry
 def desk_booking_create(
     *,
     actor: User,
@@ -294,7 +308,7 @@ def desk_booking_create(
     return _once_per_submission(submission_key, book)
 
 
-@transaction.atomic
+@atomic_with_retry
 def account_booking_create(*, organization: Organization, user: User, **booking) -> Booking:
     """A booking through the API by a signed-in customer: their profile at the organization
     (made at their first booking) and the booking, in one transaction."""

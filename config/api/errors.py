@@ -7,13 +7,18 @@ refusal with the same status. DRF's own exceptions keep their codes (`not_found`
 field in `details`.
 """
 
+import sys
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.database import MESSAGES, RETRY_AFTER_SECONDS, database_fault
 
 
 class DomainError(Exception):
@@ -47,6 +52,10 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if database_fault(exc):
+        # Not handled here: config.database.DatabaseFaultMiddleware retries a read once, then
+        # answers 503 database_busy / database_unavailable (database_fault_response).
+        return None
     if isinstance(exc, DomainError):
         return Response(
             error_body(exc.code, exc.message, exc.details),
@@ -106,8 +115,26 @@ def not_found(request, exception: Exception | None = None):
     return defaults.page_not_found(request, exception)
 
 
+def database_fault_response(request, fault: str) -> HttpResponse:
+    """503 with Retry-After: the API's error body under /api/, the 503 page elsewhere."""
+    seconds = RETRY_AFTER_SECONDS[fault]
+    if _is_api(request):
+        response = JsonResponse(
+            error_body(fault, MESSAGES[fault], {"retry_after_seconds": seconds}), status=503
+        )
+    else:
+        page = loader.render_to_string("503.html", {"message": MESSAGES[fault]})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(seconds)
+    response.database_fault = fault  # read by DatabaseFaultMiddleware: a read may run again
+    return response
+
+
 def server_error(request):
-    """handler500: even a bug answers an API client in the API's format."""
+    """handler500: even a bug answers an API client in the API's format. A database that
+    failed to answer before any view ran (the tenant lookup) is a 503, not a bug."""
+    if fault := database_fault(sys.exc_info()[1]):
+        return database_fault_response(request, fault)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", "Something went wrong on our side."), status=500

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.models import IdempotencyRecord
+from config.database import atomic_with_retry
 
 HEADER = "Idempotency-Key"
 
@@ -70,7 +71,11 @@ def idempotent(handler):
         if key is None:
             return handler(view, request, *args, **kwargs)
         fingerprint = _fingerprint(request)
-        with transaction.atomic():
+
+        # The change and its record are one transaction, run again whole if PostgreSQL aborts
+        # it as a deadlock or serialization failure: the key is claimed afresh each time.
+        @atomic_with_retry
+        def claim_and_change() -> Response:
             IdempotencyRecord.objects.expired().filter(user=request.user, key=key).delete()
             try:
                 with transaction.atomic():
@@ -90,6 +95,8 @@ def idempotent(handler):
             record.response_body = json.loads(JSONRenderer().render(response.data))
             record.save(update_fields=["response_status", "response_body"])
             return response
+
+        return claim_and_change()
 
     return post
 

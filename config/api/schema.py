@@ -28,6 +28,12 @@ ERROR_STATUSES = {
         "Idempotency-Key was used for a different request."
     ),
     429: "`throttled`: wait `details.retry_after_seconds`.",
+    503: (
+        "`database_busy` (the data is locked for a moment) or `database_unavailable` (the "
+        "database is restarting): wait the `Retry-After` header's seconds (also in "
+        "`details.retry_after_seconds`) and send the same request again; a write with the same "
+        "Idempotency-Key is made at most once."
+    ),
 }
 
 
@@ -45,7 +51,8 @@ class AutoSchema(openapi.AutoSchema):
     """Documents the shared error body under each status an operation can answer with."""
 
     def _error_statuses(self) -> list[int]:
-        statuses = [400, 401, 404, 429]  # bad input, bad token, unknown organization, throttled
+        # bad input, bad token, unknown organization, throttled, the database busy or restarting
+        statuses = [400, 401, 404, 429, 503]
         if any(not isinstance(p, AllowAny) for p in self.view.get_permissions()):
             statuses.append(403)
         if self.method in ("POST", "PATCH", "PUT", "DELETE"):

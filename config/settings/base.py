@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from config.database import connection_options
 from config.embedded_postgres import embedded_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "config.operations.middleware.OperationsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A lost connection retried once for reads; a lock or statement timeout answered 503.
+    "config.database.DatabaseFaultMiddleware",
     # 400 for a NUL or lone surrogate anywhere in the request, before anything reaches PostgreSQL.
     "config.api.storable.StorableTextMiddleware",
     # ETag and 304 for every GET: a polling app re-downloads availability only when it changed.
@@ -94,6 +97,16 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------------
 EMBEDDED_POSTGRES_DIR = BASE_DIR / ".pgdata"
+# Seconds. A request's statement runs at most DATABASE_STATEMENT_TIMEOUT and waits for a lock at
+# most DATABASE_LOCK_TIMEOUT, then answers 503 database_busy (config/database.py), so one held
+# lock never freezes every worker. Gunicorn's timeout must stay above the statement timeout
+# (config/gunicorn.conf.py refuses to start otherwise). Tasks and commands that need longer take
+# config.database.task_statement_budget; `migrate` runs without a statement timeout.
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=10.0)
+DATABASE_LOCK_TIMEOUT = env.float("DATABASE_LOCK_TIMEOUT", default=3.0)
+# Behind PgBouncer in transaction mode startup options are dropped: set the timeouts on the role
+# instead (docs/operations.md) and say so here, so the options are not sent at all.
+DATABASE_POOLED = env.bool("DATABASE_POOLED", default=False)
 
 
 def database_from_environment(*, embedded_fallback: bool) -> dict:
@@ -130,6 +143,11 @@ def database_from_url(url: str) -> dict:
     # demo's analytics_resource_day refresh: 1.8 s with it, 19 ms without); nothing here gains.
     options = settings.setdefault("OPTIONS", {})
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    if not DATABASE_POOLED:
+        timeouts = connection_options(
+            statement_timeout=DATABASE_STATEMENT_TIMEOUT, lock_timeout=DATABASE_LOCK_TIMEOUT
+        )
+        options["options"] = f"{options['options']} {timeouts}"
     return settings
 
 

@@ -57,6 +57,7 @@ def makes(response) -> list[str]:
         ("ordering=-price", ["Toyota", "Volvo", "Fiat"]),
         ("ordering=-rating", ["Toyota", "Fiat", "Volvo"]),  # unrated last
         ("ordering=rating", ["Fiat", "Toyota", "Volvo"]),  # unrated last either way
+        ("ordering=price,", ["Fiat", "Volvo", "Toyota"]),  # a trailing comma sorts by nothing more
     ],
 )
 def test_cars_are_searched_and_ordered(fleet, api, query, expected):
