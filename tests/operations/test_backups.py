@@ -115,7 +115,7 @@ def test_the_nightly_task_backs_up_and_proves_it(tmp_path, settings, bookings):
             "OPTIONS": {"location": str(tmp_path)},
         }
     }
-    assert backup_and_verify.delay().get() == "verified"
+    assert backup_and_verify.apply().result == "verified"
     assert Backup.objects.get().verification == Verification.PASSED
 
 
