@@ -4,7 +4,7 @@ recovery, read replicas), never the suite's database.
 
     python -m tests.private_world world           # the car wash, slug drill-wash
     python -m tests.private_world book FIRST N    # prints the codes of N bookings
-    python -m tests.private_world customer EMAIL  # prints an API token of a new customer
+    python -m tests.private_world customer EMAIL...  # an API token per new customer, a line each
 
 Booking number k takes the k-th free one-hour slot of the wash's two bays from the day after
 tomorrow on.
@@ -36,7 +36,8 @@ def main(command: str, *arguments: str) -> None:
 
             from tests.factories import UserFactory
 
-            print(AuthToken.objects.create(UserFactory(email=arguments[0]))[1])
+            for email in arguments:
+                print(AuthToken.objects.create(UserFactory(email=email))[1])
             return
         wash = CarWash.__new__(CarWash)
         wash.organization = organization = Organization.objects.get(slug="drill-wash")

@@ -180,6 +180,72 @@ class PrivateCluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+class PrivatePgBouncer:
+    """Debian's pgbouncer in transaction mode in front of a private cluster's database, trust
+    auth, run as postgres (it refuses root); `pool_size` server connections at most."""
+
+    def __init__(self, cluster: "PrivateCluster", database: str, *, pool_size: int = 4):
+        self.binary = require("pgbouncer")
+        self.directory = server_directory("pgbouncer-")
+        self.port = free_port()
+        self.database = database
+        conf = self.directory / "pgbouncer.ini"
+        users = self.directory / "users.txt"
+        users.write_text('"postgres" ""\n')
+        conf.write_text(
+            f"[databases]\n{database} = host=127.0.0.1 port={cluster.port} dbname={database}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            f"unix_socket_dir =\nauth_type = trust\nauth_file = {users}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
+            f"max_client_conn = 200\nadmin_users = postgres\n"
+            f"ignore_startup_parameters = extra_float_digits, options\n"
+            f"logfile = {self.directory / 'pgbouncer.log'}\n"
+            f"pidfile = {self.directory / 'pgbouncer.pid'}\n"
+        )
+        if os.geteuid() == 0:
+            for path in (conf, users):
+                shutil.chown(path, "postgres", "postgres")
+        self.process: subprocess.Popen | None = None
+
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            as_server_user([self.binary, str(self.directory / "pgbouncer.ini")]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port, process=self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def show(self, what: str) -> list[dict]:
+        """The admin console's SHOW <what>, as rows of column -> value."""
+        done = subprocess.run(
+            [require("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", "pgbouncer", "-XAF", "\t", "-c", f"SHOW {what}"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        header, *rows = done.stdout.strip().splitlines()[:-1]  # the last line counts the rows
+        names = header.split("\t")
+        return [dict(zip(names, row.split("\t"), strict=True)) for row in rows]
+
+    def log(self) -> str:
+        path = self.directory / "pgbouncer.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 class Gunicorn:
     """The project under gunicorn (config/gunicorn.conf.py) with the given environment."""
 

@@ -143,7 +143,12 @@ def database_from_url(url: str) -> dict:
     # demo's analytics_resource_day refresh: 1.8 s with it, 19 ms without); nothing here gains.
     options = settings.setdefault("OPTIONS", {})
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
-    if not DATABASE_POOLED:
+    if DATABASE_POOLED:
+        # PgBouncer in transaction mode hands each transaction any server connection: a cursor
+        # declared outside a transaction (QuerySet.iterator) would be lost. Prepared statements
+        # are off already (Django sets psycopg's prepare_threshold to None).
+        settings["DISABLE_SERVER_SIDE_CURSORS"] = True
+    else:
         timeouts = connection_options(
             statement_timeout=DATABASE_STATEMENT_TIMEOUT, lock_timeout=DATABASE_LOCK_TIMEOUT
         )
