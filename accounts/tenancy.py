@@ -27,7 +27,7 @@ from django_scopes.manager import DisabledQuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Organization
+from accounts.models import Organization, TenantModel
 from accounts.roles import grants_of, is_platform_admin
 from config.api.fields import ID_SCHEMA, StrictIdMixin
 
@@ -130,4 +130,7 @@ class ScopedPrimaryKeyRelatedField(StrictIdMixin, serializers.PrimaryKeyRelatedF
         super().__init__(**kwargs)
 
     def get_queryset(self):
-        return self.model.objects.filter(**self.filters)
+        rows = self.model.objects.filter(**self.filters)
+        # The organization comes along in the same query: the services that take the row read
+        # its settings (currency, time zone, policies) without a query of their own.
+        return rows.select_related("organization") if issubclass(self.model, TenantModel) else rows

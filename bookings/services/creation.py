@@ -181,7 +181,7 @@ def booking_create(
             vehicle_type=vehicle_type,
         )
         booking = Booking(
-            organization_id=service.organization_id,
+            organization=service.organization,  # loaded once: the emails read it too
             location=location,
             customer=customer,
             service=service,

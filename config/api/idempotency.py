@@ -76,12 +76,8 @@ def idempotent(handler):
         # it as a deadlock or serialization failure: the key is claimed afresh each time.
         @atomic_with_retry
         def claim_and_change() -> Response:
-            IdempotencyRecord.objects.expired().filter(user=request.user, key=key).delete()
             try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        user=request.user, key=key, request_fingerprint=fingerprint
-                    )
+                record = _claim(request.user, key, fingerprint)
             except IntegrityError:
                 return _replay(
                     IdempotencyRecord.objects.get(user=request.user, key=key), fingerprint
@@ -99,6 +95,22 @@ def idempotent(handler):
         return claim_and_change()
 
     return post
+
+
+def _claim(user, key: str, fingerprint: str) -> IdempotencyRecord:
+    """The key's record, new; IntegrityError if a live one holds it. A record past its lifetime
+    (the hourly purge has not reached it yet) gives the key up: the rare path pays for that, not
+    every request."""
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                user=user, key=key, request_fingerprint=fingerprint
+            )
+    except IntegrityError:
+        if not IdempotencyRecord.objects.expired().filter(user=user, key=key).delete()[0]:
+            raise
+    with transaction.atomic():
+        return IdempotencyRecord.objects.create(user=user, key=key, request_fingerprint=fingerprint)
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
