@@ -6,7 +6,6 @@ a polling app get a bodiless 304 when nothing changed.
 """
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
@@ -19,6 +18,7 @@ from bookings.api.serializers import (
     ServiceAvailabilityQuerySerializer,
     ServiceAvailabilitySerializer,
     ServiceSerializer,
+    availability_body,
 )
 from bookings.models import Service, ServiceKind
 from bookings.selectors import offered_services, service_slots
@@ -97,15 +97,11 @@ class ServiceAvailabilityView(PublicEndpoint):
             date_to=query.validated_data["date_to"],
             resource=query.validated_data.get("resource"),
         )
-        with timezone.override(location.time_zone):
-            body = ServiceAvailabilitySerializer(
-                {
-                    "service": service.pk,
-                    "location": location.pk,
-                    "time_zone": str(location.time_zone),
-                    "date_from": query.validated_data["date_from"],
-                    "date_to": query.validated_data["date_to"],
-                    "slots": slots,
-                }
-            ).data
+        body = availability_body(
+            service=service.pk,
+            location=location,
+            date_from=query.validated_data["date_from"],
+            date_to=query.validated_data["date_to"],
+            slots=slots,
+        )
         return Response(body)
