@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -209,3 +210,19 @@ def test_ready_is_503_within_two_seconds_when_redis_or_the_broker_stops(
         assert fetch(server, "/health/live").status == 200
     # No metrics files were left in the working folder (one worker: no multiprocess folder).
     assert not list(REPOSITORY.glob("*.db"))
+
+
+def test_the_production_settings_pass_djangos_deployment_checks(static_root):
+    """`manage.py check --deploy` under production settings: nothing to warn about (HTTPS,
+    HSTS with subdomains and preload, secure cookies, no DEBUG, a real secret key)."""
+    env = os.environ | production_env(
+        static_root,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="booking.example",
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPOSITORY, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
