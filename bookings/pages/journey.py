@@ -23,7 +23,7 @@ from bookings.errors import InvalidBookingRequest, SlotUnavailable
 from bookings.manage_links import manage_token
 from bookings.models import Booking, Service, ServiceKind
 from bookings.pages.forms import BookingChoiceForm, BookingDetailsForm
-from bookings.pages.rendering import BAD_REQUEST, render_at, slot_times
+from bookings.pages.rendering import BAD_REQUEST, render_at, slot_times, too_many_attempts
 from bookings.pricing import lowest_price, quote, vehicle_prices
 from bookings.selectors import (
     bookable_cars,
@@ -37,6 +37,7 @@ from bookings.selectors import (
     weekly_hours,
 )
 from bookings.services import guest_booking_create
+from config.api.throttling import page_wait
 from fleet.models import Car, Resource
 
 # How far the date picker looks for the first month with a free day.
@@ -358,6 +359,10 @@ def book(
                 "submission": uuid.uuid4().hex,
             },
             location=location,
+        )
+    if (wait := page_wait(request, "page_booking")) is not None:
+        return too_many_attempts(
+            request, wait, "This address has sent too many bookings in a short time."
         )
     try:
         booking = guest_booking_create(

@@ -18,13 +18,14 @@ from bookings.pages.forms import (
     RentalRescheduleForm,
     RescheduleForm,
 )
-from bookings.pages.rendering import BAD_REQUEST, CONFLICT, render_at, slot_times
+from bookings.pages.rendering import BAD_REQUEST, CONFLICT, render_at, slot_times, too_many_attempts
 from bookings.policy import customer_change_deadline, customer_may_change
 from bookings.pricing import Quote, quote
 from bookings.selectors import booking_by_code_and_email, service_slots
 from bookings.services import booking_cancel, booking_reschedule
 from config.api.errors import DomainError
 from config.api.fields import FIRST_DAY, LAST_DAY
+from config.api.throttling import page_wait
 
 
 def _booking_or_refusal(request: HttpRequest, token: str) -> Booking | HttpResponse:
@@ -234,6 +235,10 @@ def booking_lookup(request: HttpRequest, organization_slug: str) -> HttpResponse
     """The way back to a booking without its link: the confirmation code and the email."""
     if request.method == "GET":
         return render(request, "pages/lookup.html", {"form": BookingLookupForm()})
+    if (wait := page_wait(request, "page_lookup")) is not None:
+        return too_many_attempts(
+            request, wait, "This address has tried too many confirmation codes in a short time."
+        )
     form = BookingLookupForm(request.POST)
     if form.is_valid():
         booking = booking_by_code_and_email(form.cleaned_data["code"], form.cleaned_data["email"])

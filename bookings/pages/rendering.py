@@ -1,6 +1,7 @@
 """How every booking page answers: in the location's time zone, and a refusal of the engine
 with the status its error carries (config.api.errors.DomainError), as the API does."""
 
+import math
 from collections import Counter
 
 from django.http import HttpRequest, HttpResponse
@@ -27,6 +28,18 @@ def render_at(
         return render(request, template, context, status=status)
     with timezone.override(location.time_zone):
         return render(request, template, {"location": location, **context}, status=status)
+
+
+def too_many_attempts(request: HttpRequest, wait_seconds: int, message: str) -> HttpResponse:
+    """429: a page form was sent too often from this address (config.api.throttling.page_wait)."""
+    response = render(
+        request,
+        "pages/too_many.html",
+        {"message": message, "wait_minutes": math.ceil(wait_seconds / 60)},
+        status=429,
+    )
+    response["Retry-After"] = str(wait_seconds)
+    return response
 
 
 def slot_times(slots: list, zone) -> list[tuple[object, str]]:

@@ -378,6 +378,10 @@ REST_FRAMEWORK = {
         "failed_login": env("API_THROTTLE_FAILED_LOGIN", default="10/hour"),
         # Reset and verification emails per address, whoever asks: no inbox gets flooded.
         "account_email": env("API_THROTTLE_ACCOUNT_EMAIL", default="5/hour"),
+        # The customer pages' anonymous forms, per address: the booking's last step, and the
+        # lookup by code and email (which must not become a way to guess codes).
+        "page_booking": env("PAGE_THROTTLE_BOOKING", default="30/hour"),
+        "page_lookup": env("PAGE_THROTTLE_LOOKUP", default="10/hour"),
     },
     # 0: the client is REMOTE_ADDR (X-Forwarded-For can be forged); set to the number of proxies.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
