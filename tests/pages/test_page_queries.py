@@ -5,6 +5,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import CarFactory, ServiceFactory
 from tests.pages.test_rental_pages import PERIOD
+from tests.scenarios import MONDAY
 
 
 def _queries(client, url, query=None) -> int:
@@ -31,3 +32,15 @@ def test_the_car_search(shop, client):
     before = _queries(client, shop.url("car-search"), query)
     _grow(shop)
     assert _queries(client, shop.url("car-search"), query) == before
+
+
+def test_a_day_of_free_times_from_the_cache(shop, client):
+    """The day page a customer picks a time on: the organization, the service with its vehicle
+    prices and resources, the location, the people to choose from, the bookable resources and
+    the generations; the slots come from the cache."""
+    url = shop.url("service-day", shop.wash.pk, shop.location.slug, MONDAY)
+    client.get(url)  # warm
+    assert _queries(client, url) == DAY_PAGE_QUERIES
+
+
+DAY_PAGE_QUERIES = 8
