@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from typing import Any
+from uuid import uuid4
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
@@ -194,6 +195,38 @@ class CircuitBreakerRedisCache(MeteredCacheMixin, RedisCache):
     @property
     def client(self):
         return _GuardedClient(super().client, self.breaker)
+
+    def sliding_window(self, key: str, *, now: float, duration: float, limit: int) -> float | None:
+        """Counts one request in `key`'s window in one round trip, as DRF's throttles count it
+        (the times of the requests of the last `duration` seconds, at most `limit`): None if it
+        was counted, else the time of the oldest request in the window."""
+        redis = self.client.get_client(write=True)  # refused at once while the breaker is open
+        started = time.perf_counter()
+        try:
+            counted, oldest = redis.eval(
+                SLIDING_WINDOW, 1, self.make_key(key), now, duration, limit, f"{now}:{uuid4().hex}"
+            )
+        except OUTAGE_ERRORS as error:
+            CACHE_ERRORS.labels("sliding_window").inc()
+            self.breaker.failed(error)
+            raise ConnectionInterrupted(connection=None) from error
+        finally:
+            CACHE_SECONDS.labels("sliding_window").observe(time.perf_counter() - started)
+        self.breaker.succeeded()
+        return None if int(counted) else float(oldest)
+
+
+# The requests of the window are a sorted set scored by time: drop those at or before its start
+# (DRF drops the same), refuse when full, else add this one.
+SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return {0, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
+return {1, '0'}
+"""
 
 
 def cache_down(cache: Any) -> bool:
