@@ -2,6 +2,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.test import Client
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.factories import UserFactory
 from tests.scenarios import NOW, Tenant
@@ -47,3 +48,15 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    """Sets throttle rates for one test (DRF reads them once, into the throttle class)."""
+
+    def set_rates(**scopes: str) -> None:
+        monkeypatch.setattr(
+            SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, **scopes}
+        )
+
+    return set_rates

@@ -16,13 +16,10 @@ class OperationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers, connected here so web processes and workers alike have them: the
-        # request id into Celery tasks, task outcomes and query timings into metrics, and the
-        # slow-statement log on every connection.
-        from django.db.backends.signals import connection_created
-
-        from config.operations import insight, metrics, request_id
+        # request id into Celery tasks, task outcomes and query timings (and the slow-statement
+        # log) into metrics.
+        from config.operations import metrics, request_id
 
         request_id.connect_request_signals()
         request_id.connect_celery_signals()
         metrics.connect_signals()
-        connection_created.connect(insight.watch_connection, dispatch_uid="slow-statement-log")

@@ -3,17 +3,14 @@
 Read from PostgreSQL's own statistics views, for the platform admins' page (/admin/database/)
 and `manage.py database_report`. Slow statements come from `pg_stat_statements` where the server
 loads it; everywhere else each process logs any statement slower than DATABASE_SLOW_STATEMENT_MS
-(`log_slow_statements`, installed on every connection), so a slow query is never invisible.
+(the statement timer every connection already has: config.operations.metrics.observe_query), so
+a slow query is never invisible.
 """
 
-import logging
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-
-logger = logging.getLogger("platform.slow_statements")
 
 
 @dataclass(frozen=True)
@@ -166,26 +163,3 @@ def _rows(query: str, params=None) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         return cursor.fetchall()
-
-
-# --- The slow-statement log --------------------------------------------------------------------
-
-
-def log_slow_statements(execute, sql, params, many, context):
-    """A connection's execute wrapper: one warning for each statement over the threshold."""
-    started = time.monotonic()
-    try:
-        return execute(sql, params, many, context)
-    finally:
-        elapsed_ms = (time.monotonic() - started) * 1000
-        if elapsed_ms >= settings.DATABASE_SLOW_STATEMENT_MS:
-            logger.warning("Slow statement (%.0f ms): %s", elapsed_ms, " ".join(sql.split())[:500])
-
-
-def watch_connection(sender, connection, **kwargs) -> None:
-    """connection_created: every new database connection logs its slow statements."""
-    if (
-        settings.DATABASE_SLOW_STATEMENT_MS
-        and log_slow_statements not in connection.execute_wrappers
-    ):
-        connection.execute_wrappers.append(log_slow_statements)

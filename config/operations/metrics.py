@@ -11,12 +11,16 @@ Under gunicorn with several workers, PROMETHEUS_MULTIPROC_DIR makes every counte
 that any worker's /metrics adds up (config/gunicorn.conf.py).
 """
 
+import logging
 import os
 import time
 
 from celery import signals
+from django.conf import settings
 from django.db.backends.signals import connection_created
 from prometheus_client import Counter, Histogram
+
+slow_statements = logging.getLogger("platform.slow_statements")
 
 # Buckets from a cache hit (sub-millisecond) to a statement near its timeout.
 FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -51,7 +55,9 @@ TASK_SECONDS = Histogram(
 
 
 def observe_query(execute, sql, params, many, context):
-    """Django execute wrapper (`connection.execute_wrappers`): time and errors per statement."""
+    """Django execute wrapper (`connection.execute_wrappers`): time and errors per statement,
+    and one warning for each statement slower than DATABASE_SLOW_STATEMENT_MS (the slow-query
+    log of servers without pg_stat_statements: config/operations/insight.py)."""
     alias = context["connection"].alias
     started = time.perf_counter()
     try:
@@ -60,7 +66,13 @@ def observe_query(execute, sql, params, many, context):
         DB_ERRORS.labels(alias, type(error).__name__).inc()
         raise
     finally:
-        DB_QUERY_SECONDS.labels(alias).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        DB_QUERY_SECONDS.labels(alias).observe(elapsed)
+        threshold_ms = settings.DATABASE_SLOW_STATEMENT_MS
+        if threshold_ms and elapsed * 1000 >= threshold_ms:
+            slow_statements.warning(
+                "Slow statement (%.0f ms): %s", elapsed * 1000, " ".join(sql.split())[:500]
+            )
 
 
 def _on_connection_created(sender, connection, **_kwargs) -> None:

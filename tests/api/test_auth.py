@@ -2,7 +2,6 @@
 
 import pytest
 from knox.models import AuthToken
-from rest_framework.throttling import SimpleRateThrottle
 
 from tests.factories import UserFactory
 
@@ -118,18 +117,6 @@ def test_sign_up_refuses_bad_input_by_field(user, api, email, password, field):
 def test_me_lists_the_organizations_a_member_works_for(alpha, api):
     me = api(alpha.manager).get("/api/v1/me/").json()
     assert [(m["organization"], m["role"]) for m in me["memberships"]] == [("alpha", "manager")]
-
-
-@pytest.fixture
-def rates(monkeypatch):
-    """Sets throttle rates for one test (DRF reads them once, into the throttle class)."""
-
-    def set_rates(**scopes: str) -> None:
-        monkeypatch.setattr(
-            SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, **scopes}
-        )
-
-    return set_rates
 
 
 def test_failed_sign_ins_are_throttled_but_successful_ones_are_not_counted(user, api, rates):

@@ -5,7 +5,6 @@ count moves into the process (config.cache.SharedOrLocalCache) and still refuses
 import pytest
 import redis
 from django.core.cache import caches
-from rest_framework.throttling import SimpleRateThrottle
 
 from tests.servers import private_redis  # noqa: F401 (a fixture)
 
@@ -13,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def throttled_redis(private_redis, settings, monkeypatch):  # noqa: F811
+def throttled_redis(private_redis, settings, rates):  # noqa: F811
     settings.CACHES = {
         "default": {
             "BACKEND": "config.cache.CircuitBreakerRedisCache",
@@ -23,9 +22,7 @@ def throttled_redis(private_redis, settings, monkeypatch):  # noqa: F811
             "KEY_PREFIX": "round-trips",
         }
     }  # fmt: skip
-    monkeypatch.setattr(
-        SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "anon": "3/min"}
-    )
+    rates(anon="3/min")
     caches["default"].clear()
     return private_redis
 

@@ -27,31 +27,22 @@ class CeleryWorker:
 
     def __init__(self, *, queues: list[str], env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool=prefork",
-                    "--concurrency=1",
-                    f"--queues={','.join(queues)}",
-                    f"--hostname={queues[0]}-{log_path.stem}@%h",
-                    "--loglevel=INFO",
-                    # Nothing to synchronise with other workers; saves seconds at start-up.
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=settings.BASE_DIR,
-                env=os.environ | {"PYTHONPATH": str(settings.BASE_DIR)} | env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = _start_celery(
+            [
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                f"--queues={','.join(queues)}",
+                f"--hostname={queues[0]}-{log_path.stem}@%h",
+                "--loglevel=INFO",
+                # Nothing to synchronise with other workers; saves seconds at start-up.
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=env,
+            log_path=log_path,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -79,24 +70,11 @@ class CeleryBeat:
     def __init__(self, *, env: dict[str, str], directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.log_path = directory / "beat.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "beat",
-                    f"--schedule={directory / 'schedule'}",
-                    "--loglevel=INFO",
-                ],
-                cwd=settings.BASE_DIR,
-                env=os.environ | {"PYTHONPATH": str(settings.BASE_DIR)} | env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = _start_celery(
+            ["beat", f"--schedule={directory / 'schedule'}", "--loglevel=INFO"],
+            env=env,
+            log_path=self.log_path,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -106,6 +84,20 @@ class CeleryBeat:
 
     def kill(self) -> None:
         _kill_group(self.process)
+
+
+def _start_celery(arguments: list[str], *, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`celery -A config <arguments>` in a session of its own (so a kill takes its children),
+    logging to `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *arguments],
+            cwd=settings.BASE_DIR,
+            env=os.environ | {"PYTHONPATH": str(settings.BASE_DIR)} | env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _kill_group(process: subprocess.Popen) -> None:

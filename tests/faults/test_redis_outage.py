@@ -16,12 +16,11 @@ import pytest
 import redis
 import requests
 from django.db import connection
-from knox.models import AuthToken
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from bookings import availability_cache
 from config.cache import throttle_cache
+from tests.api.conftest import bearer_client
 from tests.factories import UserFactory
 from tests.scenarios import ApiTenant, CarWash
 from tests.servers import Gunicorn, PrivateRedis, private_redis, running  # noqa: F401
@@ -64,18 +63,10 @@ def alpha(fixed_now) -> ApiTenant:
     return ApiTenant("Alpha")
 
 
-def bearer(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        _, token = AuthToken.objects.create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
 def offered(alpha: ApiTenant) -> list[str]:
     """The slots the API offers at the main location on MONDAY, answered within 5 s."""
     started = time.monotonic()
-    response = bearer().get(
+    response = bearer_client().get(
         f"/api/v1/organizations/alpha/services/{alpha.service.pk}/availability/"
         f"?location={alpha.location.pk}&date_from=2030-01-07&date_to=2030-01-07"
     )
@@ -113,7 +104,7 @@ def test_a_slot_booked_while_redis_is_out_is_never_offered_again(project_on, alp
     break_redis(project_on, how)
     try:
         started = time.monotonic()
-        booked = bearer(alpha.customer_user).post(
+        booked = bearer_client(alpha.customer_user).post(
             "/api/v1/organizations/alpha/bookings/",
             {"service": alpha.service.pk, "location": alpha.location.pk, "starts_at": NOON},
         )
@@ -145,7 +136,7 @@ def test_a_slot_booked_while_redis_was_up_stays_gone_when_redis_comes_back_older
     shutil.copytree(project_on.directory, older)
     project_on.start()
 
-    booked = bearer(alpha.customer_user).post(
+    booked = bearer_client(alpha.customer_user).post(
         "/api/v1/organizations/alpha/bookings/",
         {"service": alpha.service.pk, "location": alpha.location.pk, "starts_at": NOON},
     )
@@ -161,12 +152,8 @@ def test_a_slot_booked_while_redis_was_up_stays_gone_when_redis_comes_back_older
     assert NOON not in offered(alpha)
 
 
-def test_failed_sign_ins_are_still_refused_while_redis_is_down(project_on, alpha, monkeypatch):
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        {**SimpleRateThrottle.THROTTLE_RATES, "failed_login": "3/hour"},
-    )
+def test_failed_sign_ins_are_still_refused_while_redis_is_down(project_on, alpha, rates):
+    rates(failed_login="3/hour")
     project_on.stop()
     client = APIClient()
     answers = [
@@ -274,14 +261,10 @@ def test_a_redis_outage_through_gunicorn_is_logged_once_and_barely_slows_the_sit
     assert set(failed_logins) == {400, 429}
 
 
-def test_bookings_are_still_throttled_while_redis_is_down(project_on, alpha, monkeypatch):
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        {**SimpleRateThrottle.THROTTLE_RATES, "booking_create": "2/hour"},
-    )
+def test_bookings_are_still_throttled_while_redis_is_down(project_on, alpha, rates):
+    rates(booking_create="2/hour")
     project_on.stop()
-    client = bearer(alpha.customer_user)
+    client = bearer_client(alpha.customer_user)
     answers = [
         client.post(
             "/api/v1/organizations/alpha/bookings/",

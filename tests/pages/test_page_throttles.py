@@ -4,24 +4,10 @@ another address is still served and nothing is written by a refused attempt."""
 
 from datetime import timedelta
 
-import pytest
 from django_scopes import scopes_disabled
-from rest_framework.throttling import SimpleRateThrottle
 
 from bookings.models import Booking
 from tests.scenarios import MONDAY_10
-
-
-@pytest.fixture
-def rates(monkeypatch):
-    """DRF reads the rates once, into the throttle class: set them there for one test."""
-
-    def set_rates(**scopes: str) -> None:
-        monkeypatch.setattr(
-            SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, **scopes}
-        )
-
-    return set_rates
 
 
 def lookup(client, shop, address: str):
