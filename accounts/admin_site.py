@@ -4,17 +4,21 @@ The base class holds no rules of its own: it asks accounts.roles for every permi
 queryset, so the admin shows a user exactly what their roles allow and answers 404 for the rest.
 """
 
+from functools import wraps
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_permission_codename
 from django.db import models
 from django.db.models import Q
-from django.http import Http404, HttpRequest
-from django.urls import path
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.http import urlencode
 
-from accounts import roles
+from accounts import roles, sign_in
 from accounts.models import Organization, TenantModel
+from accounts.views import staff_second_factor
 
 
 class StaffAuthenticationForm(AdminAuthenticationForm):
@@ -58,9 +62,28 @@ class PlatformAdminSite(admin.AdminSite):
                     entry["name"] = menu_name(request)
         return app_list
 
+    def admin_view(self, view, cacheable: bool = False):
+        """Every admin page, once the password is right, also wants the second factor of
+        whoever must give one (accounts.sign_in.second_factor_required); signing out does not."""
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(view)
+        def behind_second_factor(request: HttpRequest, *args, **kwargs):
+            if (
+                request.resolver_match.url_name != "logout"
+                and self.has_permission(request)
+                and sign_in.second_factor_pending(request)
+            ):
+                query = urlencode({"next": request.get_full_path()})
+                return HttpResponseRedirect(f"{reverse('admin:second_factor')}?{query}")
+            return inner(request, *args, **kwargs)
+
+        return behind_second_factor
+
     def get_urls(self):
         pages = [path(route, self.admin_view(view), name=name) for route, view, name in self._pages]
-        return pages + super().get_urls()
+        second_factor = path("second-factor/", staff_second_factor, name="second_factor")
+        return [second_factor, *pages, *super().get_urls()]
 
 
 def view_permission(model: type[models.Model]) -> str:

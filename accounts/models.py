@@ -138,6 +138,12 @@ class Organization(models.Model):
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #0b57d0.")],
         help_text="The colour of the booking pages' header and buttons.",
     )
+    staff_second_factor_required = models.BooleanField(
+        "staff need a second factor",
+        default=False,
+        help_text="Staff enter a code from an authenticator app after their password to use "
+        "the admin; those without one are asked to set it up when they next sign in.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import scopes_disabled
 from knox.models import AuthToken
 from phonenumber_field.phonenumber import PhoneNumber
@@ -388,3 +389,39 @@ def account_delete(*, actor: User, password: str) -> None:
     AuthToken.objects.filter(user=user).delete()
     user.account_emails.all().delete()
     account_erased.send(sender=User, user=user, customer_ids=profiles)
+
+
+# --- The staff's second factor (accounts/sign_in.py) ---------------------------------------------
+
+SECOND_FACTOR_DEVICE_NAME = "Authenticator app"
+
+
+@transaction.atomic
+def second_factor_enrolment_start(*, actor: User) -> TOTPDevice:
+    """The authenticator being set up: a new secret, or the one already shown to the person
+    (so reloading the page does not void the QR code they scanned). It counts once confirmed."""
+    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(
+            user=actor, name=SECOND_FACTOR_DEVICE_NAME, confirmed=False
+        )
+    return device
+
+
+def second_factor_enrolment_confirm(*, actor: User, code: str) -> TOTPDevice:
+    """Confirm the authenticator being set up with a code it shows: from then on the person
+    gives a code at each sign-in.
+
+    Not one transaction: a wrong code's count (django-otp's throttling, which makes each next
+    try wait longer) must be kept although the confirmation is refused.
+    """
+    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("pk").first()
+    if device is None:
+        raise ValidationError({"code": "Start again: the setup of this authenticator expired."})
+    if not device.verify_token(code):
+        raise ValidationError({"code": "This is not the code your app shows; try the next one."})
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
+    return device

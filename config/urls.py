@@ -7,6 +7,18 @@ from accounts import views as accounts_views
 # host check and the tenant wall, so they are not routes here.
 
 urlpatterns = [
+    # The admin login's "Forgotten your password?" (Django's admin links it by these names); the
+    # email's link opens /accounts/reset/... below.
+    path(
+        "admin/password_reset/",
+        accounts_views.staff_password_reset,
+        name="admin_password_reset",
+    ),
+    path(
+        "admin/password_reset/done/",
+        accounts_views.staff_password_reset_done,
+        name="admin_password_reset_done",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api.urls")),
     # The link of the sign-up's verification email (a page that asks to confirm, then verifies).

@@ -1,4 +1,7 @@
 import hashlib
+import math
+
+from django.http import HttpRequest
 
 from config.api.throttling import SimpleRateThrottle
 
@@ -53,5 +56,28 @@ class AccountEmailThrottle(SimpleRateThrottle):
             email = request.user.email
         else:
             email = request.data.get("email", "") if isinstance(request.data, dict) else ""
+        return self.key_for(email)
+
+    def key_for(self, email: str) -> str:
         digest = hashlib.sha256(str(email).strip().lower().encode()).hexdigest()[:32]
         return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+class PageAccountEmailThrottle(AccountEmailThrottle):
+    """The same count for an email asked on a page form (the admin's password reset), so the
+    API and the page together send an address no more than the rate."""
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        super().__init__()
+
+    def get_cache_key(self, request, view) -> str:
+        return self.key_for(self.email)
+
+
+def account_email_wait(request: HttpRequest, email: str) -> int | None:
+    """Counts one email to `email` asked on a page; None if allowed, else seconds to wait."""
+    throttle = PageAccountEmailThrottle(email)
+    if throttle.allow_request(request, None):
+        return None
+    return max(1, math.ceil(throttle.wait() or 1))

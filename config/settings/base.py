@@ -42,6 +42,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "phonenumber_field",
+    # Staff sign-in: lockout after failed attempts, and the optional second factor (TOTP).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "config.api",
     "accounts",
     "fleet",
@@ -68,6 +72,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The staff's second factor (request.user.is_verified) and idle expiry (accounts/sign_in.py).
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.sign_in.StaffSessionRenewalMiddleware",
     # After a client's write, its reads stay on the primary for a while (config/replicas.py).
     "config.replicas.ReadYourWritesMiddleware",
     # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY below).
@@ -76,6 +83,8 @@ MIDDLEWARE = [
     "accounts.tenancy.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The admin's lockout page, once django-axes refused a sign-in (AXES_* below).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -344,8 +353,9 @@ AUTH_USER_MODEL = "accounts.User"
 ACCOUNT_EMAIL_VERIFICATION_MAX_AGE = timedelta(
     days=env.int("ACCOUNT_EMAIL_VERIFICATION_MAX_AGE_DAYS", default=7)
 )
-# Sign-in by email; permissions from roles only (accounts/roles.py).
-AUTHENTICATION_BACKENDS = ["accounts.roles.RoleBackend"]
+# Sign-in by email; permissions from roles only (accounts/roles.py). django-axes comes first:
+# it refuses an admin sign-in while the account or the address is locked out.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.roles.RoleBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -353,6 +363,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+
+# --- The staff's doors (accounts/sign_in.py, docs/operations.md) ---------------------------------
+# The admin's sign-in locks out an account, and separately an address, after AXES_FAILURE_LIMIT
+# failures within AXES_COOLOFF_TIME; the lockout ends by itself after AXES_COOLOFF_TIME, or when
+# a platform admin deletes it in the admin (Axes > Access attempts). The API's sign-in keeps its
+# own FailedLoginThrottle: axes counts and refuses on the admin only (AdminOnlyAxesHandler).
+AXES_HANDLER = "accounts.sign_in.AdminOnlyAxesHandler"
+AXES_FAILURE_LIMIT = env.int("STAFF_SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: per account, per address
+AXES_ONLY_ADMIN_SITE = True
+AXES_USERNAME_CALLABLE = "accounts.sign_in.sign_in_name"  # Ann@x.com and ann@x.com count together
+# The "locked out" page, saying when to try again (templates/admin/locked_out.html).
+AXES_LOCKOUT_CALLABLE = "accounts.sign_in.locked_out"
+# The client address as the API's throttles read it (REST_FRAMEWORK["NUM_PROXIES"]).
+AXES_CLIENT_IP_CALLABLE = "accounts.sign_in.client_address"
+AXES_VERBOSE = False
+# Staff sessions end after this long without a request; each request pushes the end forward.
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=60)
+# Platform admins must use a second factor too (organizations require it of their staff with
+# Organization.staff_second_factor_required).
+PLATFORM_ADMIN_SECOND_FACTOR_REQUIRED = env.bool(
+    "PLATFORM_ADMIN_SECOND_FACTOR_REQUIRED", default=False
+)
+# The name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = env("STAFF_SECOND_FACTOR_ISSUER", default="Booking platform")
 
 # --- REST API (/api/v1/, config/api/) ---------------------------------------------------------
 REST_FRAMEWORK = {
@@ -382,6 +418,9 @@ REST_FRAMEWORK = {
         # lookup by code and email (which must not become a way to guess codes).
         "page_booking": env("PAGE_THROTTLE_BOOKING", default="30/hour"),
         "page_lookup": env("PAGE_THROTTLE_LOOKUP", default="10/hour"),
+        # The admin's "Forgotten your password?" form, per client address (each email address
+        # also counts against account_email, with the API's reset requests).
+        "page_password_reset": env("PAGE_THROTTLE_PASSWORD_RESET", default="10/hour"),
     },
     # 0: the client is REMOTE_ADDR (X-Forwarded-For can be forged); set to the number of proxies.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
