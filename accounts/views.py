@@ -6,7 +6,8 @@ import math
 from base64 import b32encode
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,6 +23,7 @@ from accounts.forms import PasswordResetRequestForm, SecondFactorCodeForm
 from accounts.models import Organization
 from accounts.services import (
     account_email_verify,
+    account_password_reset_confirm,
     account_password_reset_request,
     second_factor_enrolment_confirm,
     second_factor_enrolment_start,
@@ -145,3 +147,17 @@ def staff_password_reset_done(request: HttpRequest) -> HttpResponse:
         "valid_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
     }
     return render(request, "admin/password_reset_done.html", context)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The reset email's link in a browser (staff and customers alike): Django's page, which
+    keeps the token out of the address bar, setting the password through the same service as
+    the API, so every device is signed out and the email counts as verified."""
+
+    def form_valid(self, form):
+        account_password_reset_confirm(
+            uid=self.kwargs["uidb64"],
+            token=self.request.session.pop(INTERNAL_RESET_SESSION_TOKEN),
+            new_password=form.cleaned_data["new_password1"],
+        )
+        return redirect(self.get_success_url())

@@ -23,7 +23,13 @@ urlpatterns = [
     path("api/v1/", include("config.api.urls")),
     # The link of the sign-up's verification email (a page that asks to confirm, then verifies).
     path("accounts/verify-email/<str:token>/", accounts_views.email_verify, name="verify-email"),
-    # Password set / reset pages (invited staff choose their password here).
+    # Password set / reset pages (invited staff choose their password here); the password is set
+    # by the API's service (accounts.views.PasswordResetConfirmView).
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        accounts_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", accounts_views.platform_home, name="platform-home"),
     # Everything below /<organization_slug>/ runs in that organization's scope (accounts.tenancy).

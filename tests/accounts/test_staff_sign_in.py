@@ -12,6 +12,7 @@ from django.contrib.sessions.models import Session
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
+from knox.models import AuthToken
 
 from accounts.models import AccountEmail, AccountEmailKind
 
@@ -175,6 +176,7 @@ def test_a_staff_password_reset_goes_through_the_outbox_and_sets_a_new_password(
     tenant_a, django_capture_on_commit_callbacks
 ):
     staff = tenant_a.staff
+    device = AuthToken.objects.create(user=staff)[0]
     with django_capture_on_commit_callbacks(execute=True):
         asked = Client().post("/admin/password_reset/", {"email": staff.email.upper()})
 
@@ -193,6 +195,11 @@ def test_a_staff_password_reset_goes_through_the_outbox_and_sets_a_new_password(
         set_password, {"new_password1": "a-new-l0ng-secret", "new_password2": "a-new-l0ng-secret"}
     )
     assert done.status_code == 302
+    assert done["Location"] == "/accounts/reset/done/"
+    staff.refresh_from_db()
+    assert staff.email_verified_at is not None  # the API's service set it: reading mail proves it
+    assert not AuthToken.objects.filter(pk=device.pk).exists()  # every device signs in again
+    assert "invalid" in browser.get(link, follow=True).content.decode()  # it worked once
     assert sign_in(staff.email, "a-new-l0ng-secret").response.status_code == 302
     assert sign_in(staff.email, "password", address="10.0.9.9").response.status_code == 200
 
