@@ -19,6 +19,7 @@ import qrcode.image.svg
 from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -109,10 +110,18 @@ def second_factor_required(user: User) -> bool:
     platform admin and the platform requires it of them."""
     if roles.is_platform_admin(user) and settings.PLATFORM_ADMIN_SECOND_FACTOR_REQUIRED:
         return True
-    required = Organization.objects.filter(
-        pk__in=list(roles.grants_of(user)), staff_second_factor_required=True
+    # One query for both questions: it runs on every admin page until the session is verified.
+    return User.objects.filter(
+        Q(pk=user.pk)
+        & (
+            Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+            | Exists(
+                Organization.objects.filter(
+                    pk__in=list(roles.grants_of(user)), staff_second_factor_required=True
+                )
+            )
+        )
     ).exists()
-    return required or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def second_factor_pending(request: HttpRequest) -> bool:
