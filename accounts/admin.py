@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from accounts import roles
 from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, view_permission
-from accounts.audit import audit_record
+from accounts.audit import audit_customers_shown, audit_record
 from accounts.models import (
     AuditAction,
     AuditEntry,
@@ -264,17 +264,17 @@ class CustomerAdmin(TenantModelAdmin):
 
 
 def _listing_audit(request, customers) -> None:
-    """One entry per organization whose customers a list showed, naming them by id."""
+    """One entry per organization whose customers the list showed (a platform admin's list
+    spans several)."""
     by_organization: dict[int, list[int]] = {}
     for customer in customers:
         by_organization.setdefault(customer.organization_id, []).append(customer.pk)
     for organization_id, customer_ids in by_organization.items():
-        audit_record(
+        audit_customers_shown(
             actor=request.user,
             action=AuditAction.CUSTOMER_LISTED,
             organization_id=organization_id,
-            target_type=Customer,
-            details={"customer_ids": customer_ids},
+            customer_ids=customer_ids,
         )
 
 
@@ -324,7 +324,7 @@ class AuditEntryAdmin(TenantModelAdmin):
         "address",
         "request_id",
     ]
-    list_filter = ["action", ("organization", PermittedRelatedListFilter), "created_at"]
+    list_filter = ["action", ("organization", PermittedRelatedListFilter)]
     search_fields = ["request_id", "actor__full_name", "actor__email"]
     list_select_related = ["actor", "organization"]
     date_hierarchy = "created_at"

@@ -1,13 +1,14 @@
 """The audit trail of staff access to personal data: who viewed, exported or changed a
 customer, who changed a booking, a membership or a role, from where and when.
 
-`audit_record` is the one way to write it, called where the access happens: the admin's
-customer and membership pages (accounts.admin), the desk's customer history
-(bookings.workspace.customers), the API's customer lookup (accounts.api.views), the
-dashboard's schedule export (analytics.views) and, for every booking change made by staff,
-`bookings.services.timeline.event_record`. Where the request came from is kept by
-AuditOriginMiddleware in a context variable, so a service deep below the view records it
-without being handed the request.
+`audit_record` is the one way to write it (`audit_customers_shown` for a list), called where
+the access happens: the admin's customer and membership pages (accounts.admin), a booking's
+page in the admin and the staff API, the staff schedule (bookings.admin, bookings.api.staff),
+the desk's customer history (bookings.workspace.customers), the API's customer lookup
+(accounts.api.views), the dashboard's schedule export (analytics.views) and, for every booking
+change made by staff, `bookings.services.timeline.event_record`. Where the request came from
+is kept by AuditOriginMiddleware in a context variable, so a service deep below the view
+records it without being handed the request.
 
 Entries are never changed or deleted (PostgreSQL refuses it: migration 0008's trigger) and name
 people and records by id only: no email, phone or free text is copied here, so the trail holds
@@ -15,14 +16,14 @@ nothing an erasure would have to reach.
 """
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from rest_framework.throttling import BaseThrottle
 
-from accounts.models import AuditEntry, User
+from accounts.models import AuditEntry, Customer, User
 from accounts.roles import grants_of, is_platform_admin
 
 _request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
@@ -93,4 +94,26 @@ def audit_record(
         target_id=target.pk if target is not None else None,
         details=details or {},
         **origin,
+    )
+
+
+def audit_customers_shown(
+    *,
+    actor: User,
+    action: str,
+    organization_id: int,
+    customer_ids: Iterable[int],
+    details: dict | None = None,
+) -> AuditEntry | None:
+    """One entry for a list, a search or an export that showed customers, naming them by id
+    (each once, in the order shown); one that showed nobody is not recorded."""
+    shown = list(dict.fromkeys(customer_ids))
+    if not shown:
+        return None
+    return audit_record(
+        actor=actor,
+        action=action,
+        organization_id=organization_id,
+        target_type=Customer,
+        details={**(details or {}), "customer_ids": shown},
     )

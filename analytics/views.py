@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.audit import audit_record
-from accounts.models import AuditAction, Customer, Location, Organization
+from accounts.audit import audit_customers_shown
+from accounts.models import AuditAction, Location, Organization
 from analytics.charts import BarChart, bar_chart
 from analytics.forms import DashboardFilterForm
 from analytics.selectors import (
@@ -145,15 +145,12 @@ def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
     writer.writerow(chosen.headers)
     writer.writerows([_csv_value(value) for value in row] for row in chosen.rows)
     if table == SCHEDULE_TABLE:  # the one table that names customers
-        audit_record(
+        audit_customers_shown(
             actor=request.user,
             action=AuditAction.CUSTOMER_EXPORTED,
             organization_id=board.organization.pk,
-            target_type=Customer,
-            details={
-                "table": table,
-                "customer_ids": list(dict.fromkeys(b.customer_id for b in board.schedule.bookings)),
-            },
+            customer_ids=[booking.customer_id for booking in board.schedule.bookings],
+            details={"table": table},
         )
     return response
 

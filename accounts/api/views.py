@@ -34,7 +34,7 @@ from accounts.api.throttling import (
     FailedLoginThrottle,
     FailedPasswordCheckThrottle,
 )
-from accounts.audit import audit_record
+from accounts.audit import audit_customers_shown
 from accounts.models import AuditAction, Customer, User
 from accounts.roles import permitted
 from accounts.services import (
@@ -295,12 +295,11 @@ class CustomerLookupView(OrganizationEndpoint, generics.ListAPIView):
         response = super().get(request, *args, **kwargs)
         # The customers the answer showed, by id; what was searched for (perhaps an email or
         # a phone number) is not kept.
-        audit_record(
+        audit_customers_shown(
             actor=request.user,
             action=AuditAction.CUSTOMER_LISTED,
             organization_id=request.organization.pk,
-            target_type=Customer,
-            details={"customer_ids": [row["id"] for row in response.data["results"]]},
+            customer_ids=[row["id"] for row in response.data["results"]],
         )
         return response
 

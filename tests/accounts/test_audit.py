@@ -145,6 +145,25 @@ def test_the_desk_history_of_a_customer_is_recorded(tenant_a, client_for):
     )
 
 
+def test_a_bookings_page_in_the_admin_records_its_customer_as_viewed(tenant_a, client_for):
+    booking = BookingFactory(
+        resource=ResourceFactory(location=tenant_a.location), customer=tenant_a.customer
+    )
+
+    response = get(
+        client_for(tenant_a.manager), reverse("admin:bookings_booking_change", args=[booking.pk])
+    )
+
+    assert response.status_code == 200
+    (entry,) = entries()
+    assert_origin(entry, tenant_a.manager)
+    assert (entry.action, entry.target_id, entry.details) == (
+        AuditAction.CUSTOMER_VIEWED,
+        tenant_a.customer.pk,
+        {"booking": booking.code},
+    )
+
+
 def test_a_role_change_records_the_role_before_and_after(tenant_a, client_for):
     membership = tenant_a.manager_membership
 

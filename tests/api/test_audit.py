@@ -122,3 +122,25 @@ def test_a_staff_move_costs_one_insert_and_a_customers_booking_nothing(alpha, ap
 
 def statements(captured: CaptureQueriesContext, start: str) -> list[str]:
     return [q["sql"] for q in captured.captured_queries if q["sql"].startswith(start)]
+
+
+def test_the_schedule_and_a_bookings_page_record_the_customers_they_showed(alpha, api):
+    client = api(alpha.staff)
+
+    schedule = client.get(f"{STAFF}schedule/?date=2030-01-07&location={alpha.location.pk}")
+    detail = client.get(f"{STAFF}bookings/{alpha.booking.code}/")
+    empty_day = client.get(f"{STAFF}schedule/?date=2030-01-09&location={alpha.location.pk}")
+    nobody = client.get(f"{STAFF}customers/?search=zebra")
+
+    assert [r.status_code for r in (schedule, detail, empty_day, nobody)] == [200] * 4
+    assert detail.json()["customer"]["id"] == alpha.customer.pk
+    listed, viewed = entries()  # a list that showed nobody is not recorded
+    assert (listed.action, listed.details) == (
+        AuditAction.CUSTOMER_LISTED,
+        {"via": "schedule", "customer_ids": [alpha.customer.pk]},
+    )
+    assert (viewed.action, viewed.target_id, viewed.details) == (
+        AuditAction.CUSTOMER_VIEWED,
+        alpha.customer.pk,
+        {"booking": alpha.booking.code},
+    )
