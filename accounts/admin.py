@@ -3,10 +3,21 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
 from accounts import roles
 from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, view_permission
-from accounts.models import Customer, Location, Membership, Organization, User
+from accounts.audit import audit_customers_shown, audit_record
+from accounts.models import (
+    AuditAction,
+    AuditEntry,
+    Customer,
+    Location,
+    Membership,
+    Organization,
+    User,
+)
 from accounts.selectors import phone_search_digits
 from accounts.services import (
     membership_create,
@@ -152,6 +163,7 @@ class MembershipAdmin(TenantModelAdmin):
     def save_model(self, request, obj: Membership, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            _membership_audit(request, obj, form, AuditAction.MEMBERSHIP_CHANGED)
             return
         # A new member goes through the service (validation, invitation); the admin then
         # carries on with the saved row as if it had saved it itself.
@@ -166,6 +178,15 @@ class MembershipAdmin(TenantModelAdmin):
         except ValidationError as error:  # raced with another add since the form was checked
             raise PermissionDenied(error.messages) from error
         obj.pk, obj.user, obj._state.adding = created.pk, created.user, False
+        _membership_audit(request, created, form, AuditAction.MEMBERSHIP_ADDED)
+
+    def delete_model(self, request, obj: Membership) -> None:
+        _removal_audit(request, [obj], AuditAction.MEMBERSHIP_REMOVED)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        _removal_audit(request, queryset, AuditAction.MEMBERSHIP_REMOVED)
+        super().delete_queryset(request, queryset)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and membership_is_last_owner(obj):
@@ -202,3 +223,142 @@ class CustomerAdmin(TenantModelAdmin):
     @admin.display(description="Account", boolean=True)
     def has_account(self, obj: Customer) -> bool:
         return obj.user_id is not None
+
+    def changelist_view(self, request, extra_context=None):
+        """The list shows contact details: the customers on the page are recorded as seen."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if request.method == "GET" and response.status_code == 200 and changelist is not None:
+            _listing_audit(request, changelist.result_list)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        customer = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and response.status_code == 200 and customer is not None:
+            audit_record(
+                actor=request.user,
+                action=AuditAction.CUSTOMER_VIEWED,
+                organization_id=customer.organization_id,
+                target=customer,
+            )
+        return response
+
+    def save_model(self, request, obj: Customer, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action=AuditAction.CUSTOMER_CHANGED if change else AuditAction.CUSTOMER_ADDED,
+            organization_id=obj.organization_id,
+            target=obj,
+            details={"fields": form.changed_data},  # which fields, never their values
+        )
+
+    def delete_model(self, request, obj: Customer) -> None:
+        _removal_audit(request, [obj], AuditAction.CUSTOMER_DELETED)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        _removal_audit(request, queryset, AuditAction.CUSTOMER_DELETED)
+        super().delete_queryset(request, queryset)
+
+
+def _listing_audit(request, customers) -> None:
+    """One entry per organization whose customers the list showed (a platform admin's list
+    spans several)."""
+    by_organization: dict[int, list[int]] = {}
+    for customer in customers:
+        by_organization.setdefault(customer.organization_id, []).append(customer.pk)
+    for organization_id, customer_ids in by_organization.items():
+        audit_customers_shown(
+            actor=request.user,
+            action=AuditAction.CUSTOMER_LISTED,
+            organization_id=organization_id,
+            customer_ids=customer_ids,
+        )
+
+
+def _membership_audit(request, membership: Membership, form, action: str) -> None:
+    details = {
+        "user_id": membership.user_id,
+        "role": membership.role,
+        "limited_to_locations": membership.limited_to_locations,
+        "location_ids": sorted(location.pk for location in form.cleaned_data["locations"]),
+        "fields": form.changed_data,
+    }
+    if "role" in form.changed_data and form.initial.get("role"):
+        details["previous_role"] = form.initial["role"]
+    audit_record(
+        actor=request.user,
+        action=action,
+        organization_id=membership.organization_id,
+        target=membership,
+        details=details,
+    )
+
+
+def _removal_audit(request, rows, action: str) -> None:
+    """One entry per row deleted, written in the admin's transaction before the rows go."""
+    for row in rows:
+        details = {"user_id": row.user_id, "role": row.role} if isinstance(row, Membership) else {}
+        audit_record(
+            actor=request.user,
+            action=action,
+            organization_id=row.organization_id,
+            target=row,
+            details=details,
+        )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TenantModelAdmin):
+    """The trail, read-only: owners read their organization's, platform admins everyone's
+    (accounts.roles); nobody adds, changes or deletes an entry, and PostgreSQL agrees."""
+
+    list_display = [
+        "created_at",
+        "actor",
+        "action",
+        "target",
+        "organization",
+        "address",
+        "request_id",
+    ]
+    list_filter = ["action", ("organization", PermittedRelatedListFilter)]
+    search_fields = ["request_id", "actor__full_name", "actor__email"]
+    list_select_related = ["actor", "organization"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "organization",
+        "actor",
+        "action",
+        "target",
+        "details",
+        "address",
+        "user_agent",
+        "request_id",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Target")
+    def target(self, entry: AuditEntry):
+        """A link to the row touched, where it still exists and has an admin page."""
+        if entry.target_id is None:
+            return f"{entry.target_type} (list: see details)"
+        label = f"{entry.target_type} #{entry.target_id}"
+        app_label, model_name = entry.target_type.split(".")
+        try:
+            url = reverse(f"admin:{app_label}_{model_name}_change", args=[entry.target_id])
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)

@@ -366,3 +366,53 @@ class AccountEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to}"
+
+
+class AuditAction(models.TextChoices):
+    """What a member of staff did to personal data. Reading a list names the rows it showed."""
+
+    CUSTOMER_LISTED = "customer_listed", "Listed customers"
+    CUSTOMER_VIEWED = "customer_viewed", "Viewed a customer"
+    CUSTOMER_HISTORY_VIEWED = "customer_history_viewed", "Viewed a customer's history"
+    CUSTOMER_EXPORTED = "customer_exported", "Exported customers"
+    CUSTOMER_ADDED = "customer_added", "Added a customer"
+    CUSTOMER_CHANGED = "customer_changed", "Changed a customer"
+    CUSTOMER_DELETED = "customer_deleted", "Deleted a customer"
+    BOOKING_CHANGED = "booking_changed", "Changed a booking"
+    MEMBERSHIP_ADDED = "membership_added", "Added a member"
+    MEMBERSHIP_CHANGED = "membership_changed", "Changed a member's role"
+    MEMBERSHIP_REMOVED = "membership_removed", "Removed a member"
+
+
+class AuditEntry(TenantModel):
+    """One access by staff to personal data: who, what, from where and when (accounts/audit.py).
+
+    Append-only: PostgreSQL refuses to update or delete a row (migration 0008's trigger), and
+    the admin offers neither. Rows name people and records by id only, never by email or phone:
+    an erased customer leaves no copy of their details here.
+    """
+
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    # What was touched ("accounts.customer", 12); a list leaves the id empty and names the rows
+    # it showed in `details`.
+    target_type = models.CharField(max_length=64)
+    target_id = models.BigIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(
+                fields=["organization", "-created_at"], name="audit_entry_by_organization"
+            ),
+            models.Index(fields=["target_type", "target_id"], name="audit_entry_by_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} #{self.target_id or '-'} by user {self.actor_id}"

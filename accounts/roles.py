@@ -43,6 +43,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("location", *ACTIONS)
         | _perms("membership", *ACTIONS)
         | _perms("customer", *ACTIONS)
+        # The trail of staff access to personal data (accounts/audit.py): owners answer for
+        # their staff, so they read it; nobody changes it, and managers and staff do not read it.
+        | _perms("auditentry", "view")
         | _perms("resource", *ACTIONS, app="fleet")
         | _perms("car", *ACTIONS, app="fleet")
         | _perms("maintenance", *ACTIONS, app="bookings")

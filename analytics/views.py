@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import Location, Organization
+from accounts.audit import audit_customers_shown
+from accounts.models import AuditAction, Location, Organization
 from analytics.charts import BarChart, bar_chart
 from analytics.forms import DashboardFilterForm
 from analytics.selectors import (
@@ -33,6 +34,8 @@ from analytics.selectors import (
 )
 from analytics.tasks import analytics_views_refresh
 from config.replicas import replica_reads
+
+SCHEDULE_TABLE = "schedule"
 
 
 @dataclass
@@ -141,6 +144,14 @@ def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(chosen.headers)
     writer.writerows([_csv_value(value) for value in row] for row in chosen.rows)
+    if table == SCHEDULE_TABLE:  # the one table that names customers
+        audit_customers_shown(
+            actor=request.user,
+            action=AuditAction.CUSTOMER_EXPORTED,
+            organization_id=board.organization.pk,
+            customer_ids=[booking.customer_id for booking in board.schedule.bookings],
+            details={"table": table},
+        )
     return response
 
 
@@ -173,7 +184,7 @@ def _csv_value(value: Any) -> Any:
 
 def _schedule_table(schedule: Schedule) -> Table:
     return Table(
-        slug="schedule",
+        slug=SCHEDULE_TABLE,
         title="Today's schedule",
         headers=["Starts", "Ends", "Location", "Resource", "Service", "Customer", "Status", "Code"],
         rows=[

@@ -34,7 +34,8 @@ from accounts.api.throttling import (
     FailedLoginThrottle,
     FailedPasswordCheckThrottle,
 )
-from accounts.models import Customer, User
+from accounts.audit import audit_customers_shown
+from accounts.models import AuditAction, Customer, User
 from accounts.roles import permitted
 from accounts.services import (
     account_delete,
@@ -291,7 +292,16 @@ class CustomerLookupView(OrganizationEndpoint, generics.ListAPIView):
 
     @extend_schema(parameters=[CustomerSearchSerializer])
     def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        # The customers the answer showed, by id; what was searched for (perhaps an email or
+        # a phone number) is not kept.
+        audit_customers_shown(
+            actor=request.user,
+            action=AuditAction.CUSTOMER_LISTED,
+            organization_id=request.organization.pk,
+            customer_ids=[row["id"] for row in response.data["results"]],
+        )
+        return response
 
     def get_queryset(self):
         query = CustomerSearchSerializer(data=self.request.query_params)

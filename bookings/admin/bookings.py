@@ -11,6 +11,8 @@ from django.utils.html import format_html
 
 from accounts import roles
 from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, view_permission
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from bookings import notifications
 from bookings.models import (
     Booking,
@@ -266,7 +268,19 @@ class BookingAdmin(TenantModelAdmin):
                 "show_save_and_add_another": False,
                 "show_delete": False,
             }
-        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+        response = super().change_view(
+            request, object_id, form_url, {**extra, **(extra_context or {})}
+        )
+        if booking is not None and response.status_code == 200:
+            # The page shows the customer's contact details.
+            audit_record(
+                actor=request.user,
+                action=AuditAction.CUSTOMER_VIEWED,
+                organization_id=booking.organization_id,
+                target=booking.customer,
+                details={"booking": booking.code},
+            )
+        return response
 
     @admin.display(description="When (local time)")
     def local_period(self, booking: Booking) -> str:

@@ -15,7 +15,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Location
+from accounts.audit import audit_customers_shown, audit_record
+from accounts.models import AuditAction, Location
 from accounts.roles import permitted
 from bookings.api.serializers import (
     CancelSerializer,
@@ -57,7 +58,16 @@ class ScheduleView(OrganizationEndpoint, generics.ListAPIView):
 
     @extend_schema(parameters=[ScheduleQuerySerializer])
     def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        # Each booking carries its customer's contact details: the trail names whom it showed.
+        audit_customers_shown(
+            actor=request.user,
+            action=AuditAction.CUSTOMER_LISTED,
+            organization_id=request.organization.pk,
+            customer_ids=[row["customer"]["id"] for row in response.data["results"]],
+            details={"via": "schedule"},
+        )
+        return response
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema asks for the model only
@@ -98,6 +108,18 @@ class StaffBookingDetailView(OrganizationEndpoint, generics.RetrieveAPIView):
 
     def get_object(self) -> Booking:
         return _with_timeline(access_booking(self.request.user, self.kwargs["code"], VIEW_BOOKING))
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        booking = self.get_object()
+        # The answer shows the customer's contact details.
+        audit_record(
+            actor=request.user,
+            action=AuditAction.CUSTOMER_VIEWED,
+            organization_id=booking.organization_id,
+            target=booking.customer,
+            details={"booking": booking.code},
+        )
+        return Response(self.get_serializer(booking).data)
 
 
 class StaffBookingTransitionView(OrganizationEndpoint):

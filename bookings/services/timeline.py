@@ -1,7 +1,13 @@
-"""The booking's timeline: every service records what it changed, who did it and when."""
+"""The booking's timeline: every service records what it changed, who did it and when.
 
-from accounts.models import User
-from bookings.models import Booking, BookingEvent
+It is also where staff's booking changes reach the audit trail (accounts.audit): every service
+that changes a booking passes here, so no change by staff escapes it, and a customer's own
+changes (booking, cancelling on the pages or in the app) stay out of it.
+"""
+
+from accounts.audit import audit_record, is_staff_of
+from accounts.models import AuditAction, User
+from bookings.models import Booking, BookingEvent, BookingSource
 
 
 def event_record(
@@ -13,7 +19,7 @@ def event_record(
     to_status: str = "",
     changes: dict | None = None,
 ) -> BookingEvent:
-    return BookingEvent.objects.create(
+    event = BookingEvent.objects.create(
         organization_id=booking.organization_id,
         booking=booking,
         kind=kind,
@@ -22,3 +28,27 @@ def event_record(
         to_status=to_status,
         changes=changes or {},
     )
+    if _by_staff(booking, kind=kind, actor=actor):
+        # The timeline holds what changed (a reason typed, a price); the trail points at it.
+        audit_record(
+            actor=actor,
+            action=AuditAction.BOOKING_CHANGED,
+            organization_id=booking.organization_id,
+            target=booking,
+            details={
+                "event": kind,
+                "booking_event_id": event.pk,
+                "code": booking.code,
+                "customer_id": booking.customer_id,
+            },
+        )
+    return event
+
+
+def _by_staff(booking: Booking, *, kind: str, actor: User | None) -> bool:
+    """A booking made on the pages or in the app is its customer's own doing, whoever signed
+    in (asking their roles would cost the customer's booking a query); every later change is
+    staff's when the actor works for the organization."""
+    if kind == "created" and booking.source != BookingSource.STAFF:
+        return False
+    return is_staff_of(actor, booking.organization_id)

@@ -7,7 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from accounts.models import Customer
+from accounts.audit import audit_record
+from accounts.models import AuditAction, Customer
 from accounts.roles import permitted
 from bookings.selectors.customers import customer_history
 
@@ -23,6 +24,12 @@ def customer(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
     if found is None:
         raise Http404("No customer with this id.")
+    audit_record(
+        actor=request.user,
+        action=AuditAction.CUSTOMER_HISTORY_VIEWED,
+        organization_id=found.organization_id,
+        target=found,
+    )
     context = {
         **admin.site.each_context(request),
         "title": found.full_name,

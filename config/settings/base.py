@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # The tenant wall: after authentication, because the admin's scope is the user's organizations.
     "accounts.tenancy.TenantScopeMiddleware",
+    # Where the request came from, for the audit trail of staff access (accounts/audit.py).
+    "accounts.audit.AuditOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # The admin's lockout page, once django-axes refused a sign-in (AXES_* below).
