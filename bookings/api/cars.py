@@ -85,7 +85,7 @@ class NullsLastOrderingFilter(filters.OrderingFilter):
         if not value:
             return qs
         ordering = []
-        for param in filter(None, value):  # "price," leaves an empty entry: nothing to sort by
+        for param in value:
             field = F(self.param_map[param.lstrip("-")])
             ordering.append(
                 field.desc(nulls_last=True) if param.startswith("-") else field.asc(nulls_last=True)
@@ -96,6 +96,9 @@ class NullsLastOrderingFilter(filters.OrderingFilter):
 class CarFilterForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
+        # "ordering=" or "price,": an empty entry is a typo, not a request for the default order.
+        if "" in self.data.get("ordering", "x").split(","):
+            self.add_error("ordering", "Give price, -price, rating or -rating; no empty entry.")
         for name in ("free_from", "free_to"):
             instant = data.get(name)
             if instant is None:

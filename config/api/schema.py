@@ -99,6 +99,15 @@ def _storable(schema: dict) -> None:
         schema["pattern"] = STORABLE_TEXT_PATTERN
 
 
+def _comma_list_not_empty(parameter: dict) -> None:
+    """A comma-separated list (`?ordering=price,-rating`) with no entry would be `?ordering=`,
+    the same bytes as a list of one empty entry: the server refuses both, so the schema asks
+    for at least one."""
+    schema = parameter.get("schema", {})
+    if schema.get("type") == "array" and parameter.get("explode") is False:
+        schema["minItems"] = 1
+
+
 def strict_input(result: dict, generator, request, public) -> dict:
     """Postprocessing: the schema states input as strictly as the server reads it. A request
     body is the fields it names (RequestBody refuses any other), and
@@ -112,4 +121,5 @@ def strict_input(result: dict, generator, request, public) -> dict:
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 _storable(parameter.get("schema", {}))
+                _comma_list_not_empty(parameter)
     return result

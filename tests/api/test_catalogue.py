@@ -57,7 +57,6 @@ def makes(response) -> list[str]:
         ("ordering=-price", ["Toyota", "Volvo", "Fiat"]),
         ("ordering=-rating", ["Toyota", "Fiat", "Volvo"]),  # unrated last
         ("ordering=rating", ["Fiat", "Toyota", "Volvo"]),  # unrated last either way
-        ("ordering=price,", ["Fiat", "Volvo", "Toyota"]),  # a trailing comma sorts by nothing more
     ],
 )
 def test_cars_are_searched_and_ordered(fleet, api, query, expected):
@@ -96,6 +95,9 @@ def test_cars_free_over_a_period_leave_out_the_booked_one(alpha, fleet, api):
         ("free_from=2030-01-08T10:00:00Z", "non_field_errors"),
         ("free_from=2030-01-08T10:00:00Z&free_to=2030-01-08T09:00:00Z", "free_to"),
         ("ordering=colour", "ordering"),
+        # Found by schemathesis: an empty entry is the same bytes as an empty list.
+        ("ordering=", "ordering"),
+        ("ordering=price,", "ordering"),
         # Found by schemathesis: an offset PostgreSQL cannot store, in a year nothing is booked.
         ("free_from=0254-10-24T14:06:58-22:37&free_to=2030-01-07T11:00:00%2B02:00", "free_from"),
     ],
