@@ -19,6 +19,7 @@ import qrcode.image.svg
 from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import SESSION_KEY
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -159,8 +160,15 @@ class StaffSessionRenewalMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         # After the view: a sign-in or sign-out during the request counts.
+        # Only a session sign-in: an API request by token (DRF sets request.user too) has no
+        # session to renew, and must not be given one.
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and roles.can_access_admin(user):
+        if (
+            user is not None
+            and user.is_authenticated
+            and SESSION_KEY in request.session
+            and roles.can_access_admin(user)
+        ):
             self._renew(request)
         return response
 

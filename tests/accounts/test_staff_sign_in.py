@@ -156,6 +156,17 @@ def test_requests_within_a_minute_do_not_rewrite_the_session(tenant_a, client_fo
         assert session_expiry(staff) == first
 
 
+def test_staff_calling_the_api_by_token_are_given_no_session(tenant_a):
+    _, key = AuthToken.objects.create(user=tenant_a.owner)
+    app = Client(headers={"authorization": f"Bearer {key}"})
+
+    assert app.get("/api/v1/me/").status_code == 200
+    assert app.get("/api/v1/me/").status_code == 200
+
+    assert not Session.objects.exists()
+    assert "sessionid" not in app.cookies
+
+
 def test_a_customers_session_keeps_djangos_lifetime(tenant_a, client_for):
     with time_machine.travel("2026-03-02 09:00Z", tick=False):
         customer = client_for(tenant_a.customer_user)
