@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
-.PHONY: run serve test bench install install-dev migrate seed lint lock worker beat clean-db
+.PHONY: run serve test bench install install-dev migrate seed lint lock worker beat clean-db \
+	topology topology-down scale-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +71,22 @@ bench: install-dev
 	@command -v wrk >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
 	$(BIN)/python -m tests.benchmark.run
+
+# The platform past one machine, on loopback (docs/scaling.md): a primary and a streaming
+# replica, PgBouncer, two gunicorn app servers behind HAProxy, two Celery workers and beat,
+# Redis and an SMTP sink, on ports from TOPOLOGY_PORT (default 18000), state in var/topology/.
+# Needs Debian's postgresql-15, pgbouncer, haproxy and redis-server (.ci/run installs them).
+topology: install-dev
+	$(BIN)/python -m tests.scaling.topology up
+
+topology-down:
+	$(BIN)/python -m tests.scaling.topology down
+
+# The topology under load while its parts fail, in a few minutes; prints its figures.
+# SCALE_TEST_MUST_RUN=1 turns the skip for a missing program into a failure (.ci/run).
+scale-test: install-dev
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest -m scale -s \
+		tests/scaling/test_scale.py $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

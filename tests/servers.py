@@ -57,7 +57,7 @@ def wait_for_port(port: int, *, timeout: float = 20.0, process: subprocess.Popen
 class PrivateRedis:
     """A redis-server with persistence on (as production runs it): a restart keeps its data."""
 
-    def __init__(self, directory: Path, *, appendfsync: str = "always"):
+    def __init__(self, directory: Path, *, appendfsync: str = "always", port: int | None = None):
         """`appendfsync`: "always" loses nothing even when killed; "everysec" is what most
         production Redis runs (a clean stop still writes everything), and what a throughput
         figure should be measured against."""
@@ -65,7 +65,7 @@ class PrivateRedis:
         self.appendfsync = appendfsync
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -86,6 +86,7 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the command that started it (make topology)
         )  # fmt: skip
         wait_for_port(self.port, process=self.process)
 
@@ -95,6 +96,22 @@ class PrivateRedis:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=20)
         self.process = None
+
+
+def project_command(database_url: str, *arguments: str) -> str:
+    """`python <arguments>` in the project against a private cluster's database (migrate, the
+    drills' world), with no cache or broker; its output, or a failure carrying its stderr."""
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+    }
+    done = subprocess.run([sys.executable, *arguments], cwd=REPOSITORY, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(arguments)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
 
 
 def as_server_user(command: list[str]) -> list[str]:
@@ -184,10 +201,12 @@ class PrivatePgBouncer:
     """Debian's pgbouncer in transaction mode in front of a private cluster's database, trust
     auth, run as postgres (it refuses root); `pool_size` server connections at most."""
 
-    def __init__(self, cluster: "PrivateCluster", database: str, *, pool_size: int = 4):
+    def __init__(self, cluster: "PrivateCluster", database: str, *, pool_size: int = 4,
+                 directory: Path | None = None, port: int | None = None):  # fmt: skip
+        """`directory` must be writable by the server user (`server_directory` makes one)."""
         self.binary = require("pgbouncer")
-        self.directory = server_directory("pgbouncer-")
-        self.port = free_port()
+        self.directory = directory or server_directory("pgbouncer-")
+        self.port = port or free_port()
         self.database = database
         conf = self.directory / "pgbouncer.ini"
         users = self.directory / "users.txt"
@@ -213,7 +232,7 @@ class PrivatePgBouncer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             as_server_user([self.binary, str(self.directory / "pgbouncer.ini")]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         wait_for_port(self.port, process=self.process)
 
@@ -250,10 +269,10 @@ class Gunicorn:
     """The project under gunicorn (config/gunicorn.conf.py) with the given environment."""
 
     def __init__(self, directory: Path, env: dict[str, str], *, workers: int = 2,
-                 app: str | None = None):  # fmt: skip
+                 app: str | None = None, port: int | None = None):  # fmt: skip
         self.binary = str(Path(sys.executable).parent / "gunicorn")
         self.app = app  # another WSGI application under the same settings (the bench's floor)
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = directory / f"gunicorn-{self.port}.log"
         self.env = (
             os.environ

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from django.conf import settings
+from tests.servers import REPOSITORY
 
 POLL_SECONDS = 0.05
 
@@ -92,8 +92,8 @@ def _start_celery(arguments: list[str], *, env: dict[str, str], log_path: Path) 
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", *arguments],
-            cwd=settings.BASE_DIR,
-            env=os.environ | {"PYTHONPATH": str(settings.BASE_DIR)} | env,
+            cwd=REPOSITORY,
+            env=os.environ | {"PYTHONPATH": str(REPOSITORY)} | env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

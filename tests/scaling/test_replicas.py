@@ -8,7 +8,6 @@ which server answered.
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,10 +17,10 @@ from datetime import date, timedelta
 import pytest
 
 from tests.servers import (
-    REPOSITORY,
     Gunicorn,
     PrivateCluster,
     as_server_user,
+    project_command,
     require,
     running,
     server_directory,
@@ -29,16 +28,8 @@ from tests.servers import (
 
 
 def world(cluster: PrivateCluster, *arguments: str) -> str:
-    env = os.environ | {
-        "DATABASE_URL": cluster.url("booking"),
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "REDIS_URL": "",
-        "CELERY_BROKER_URL": "",
-    }
-    done = subprocess.run([sys.executable, *arguments], cwd=REPOSITORY, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip()
+    """`python <arguments>` against the cluster's booking database (tests.private_world...)."""
+    return project_command(cluster.url("booking"), *arguments)
 
 
 @pytest.fixture(scope="module")
