@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import icalendar
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Least
 from django.template.loader import render_to_string
@@ -109,9 +109,9 @@ def email_queue(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail |
     """Record the email about this event of the booking; it is sent after the commit.
 
     Call inside the transaction that makes the change. None if this event was already emailed
-    (`event_key` is unique per booking), or if the customer gave no email (a walk-in).
+    (one email per `event_key` of a booking), or if the customer gave no email (a walk-in).
     """
-    if not booking.customer.email:
+    if not booking.customer.email or _event_already_emailed(booking, event_key):
         return None
     location = booking.location
     context = {
@@ -126,25 +126,33 @@ def email_queue(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail |
     with timezone.override(location.time_zone):
         body_text = render_to_string("bookings/email/booking.txt", context)
         body_html = render_to_string("bookings/email/booking.html", context)
-    try:
-        with transaction.atomic():
-            email = OutboxEmail.objects.create(
-                organization_id=booking.organization_id,
-                booking=booking,
-                kind=kind,
-                event_key=event_key,
-                to=booking.customer.email,
-                subject=f"{HEADLINES[kind]}: {booking.service.name}, {booking.code}",
-                body_text=body_text,
-                body_html=body_html,
-                calendar=booking_calendar(booking),
-                # Held by the task queued at the commit; the sweep queues it if that is lost.
-                next_attempt_at=outbox_claim_end(),
-            )
-    except IntegrityError:
-        return None  # another process recorded this event a moment ago
+    email = OutboxEmail.objects.create(
+        organization_id=booking.organization_id,
+        booking=booking,
+        kind=kind,
+        event_key=event_key,
+        to=booking.customer.email,
+        subject=f"{HEADLINES[kind]}: {booking.service.name}, {booking.code}",
+        body_text=body_text,
+        body_html=body_html,
+        calendar=booking_calendar(booking),
+        # Held by the task queued at the commit; the sweep queues it if that is lost.
+        next_attempt_at=outbox_claim_end(),
+    )
     _send_after_commit(email)
     return email
+
+
+def _event_already_emailed(booking: Booking, event_key: str) -> bool:
+    """Whether this event of the booking has its email, asked under the booking's row lock.
+
+    The outbox is partitioned by month (config/partitioning.py), so no unique constraint can
+    say "one email per event". The lock says it instead: a second writer of the same event waits
+    here until the first commits (or rolls back), and its check then sees the first one's row.
+    The services changing a booking hold this lock already; reminders take it here.
+    """
+    list(Booking.objects.select_for_update(of=("self",)).filter(pk=booking.pk).values_list("pk"))
+    return OutboxEmail.objects.filter(booking_id=booking.pk, event_key=event_key).exists()
 
 
 def _send_after_commit(email: OutboxEmail) -> None:

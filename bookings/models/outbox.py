@@ -64,11 +64,9 @@ class OutboxEmail(TenantModel):
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = "email"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["booking", "event_key"], name="one_email_per_booking_event"
-            ),
-        ]
+        # No unique (booking, event_key): the table is partitioned by month on created_at
+        # (config/partitioning.py), where a unique constraint must contain created_at.
+        # email_queue keeps one row per event under the booking's row lock instead.
         indexes = [
             # The sweeper's query: only pending rows are indexed, so the index stays tiny.
             models.Index(

@@ -18,6 +18,7 @@ class OperationsConfig(AppConfig):
         # Signal receivers, connected here so web processes and workers alike have them: the
         # request id into Celery tasks, task outcomes and query timings (and the slow-statement
         # log) into metrics.
+        from config import partitioning  # noqa: F401 - registers the retention floor's check
         from config.operations import metrics, request_id
 
         request_id.connect_request_signals()

@@ -116,12 +116,12 @@ def _dump(storage: Storage, name: str) -> Manifest:
             version_num = int(_value(snapshot, "SHOW server_version_num"))
             manifest_counts = _row_counts(snapshot)
             constraints = _constraint_count(snapshot)
-            _run(
+            pg_run(
                 pg_program("pg_dump", version_num),
                 "--format=custom", "--compress=6", "--no-owner",
                 f"--snapshot={snapshot_id}", f"--file={path}",
             )  # fmt: skip
-        size, digest = _file_digest(path)
+        size, digest = file_digest(path)
         manifest = Manifest(
             name=name,
             created_at=timezone.now().isoformat(),
@@ -133,14 +133,18 @@ def _dump(storage: Storage, name: str) -> Manifest:
             constraints=constraints,
         )
         with path.open("rb") as dump:
-            _save(storage, manifest.dump_name, File(dump))
-    _save(storage, f"{name}.json", ContentFile(json.dumps(asdict(manifest), indent=2).encode()))
+            storage_save(storage, manifest.dump_name, File(dump))
+    storage_save(
+        storage, f"{name}.json", ContentFile(json.dumps(asdict(manifest), indent=2).encode())
+    )
     return manifest
 
 
-def _save(storage: Storage, name: str, content) -> None:
+def storage_save(storage: Storage, name: str, content) -> None:
+    """Save under exactly this name: a storage that renames on a clash would break the pairing
+    of a dump and its manifest by name."""
     saved = storage.save(name, content)
-    if saved != name:  # a storage that renames on clash would break the pairing by name
+    if saved != name:
         storage.delete(saved)
         raise BackupError(f"the backup storage already holds {name}")
 
@@ -181,7 +185,7 @@ def verify_backup(storage: Storage, name: str | None = None) -> VerificationResu
         path = Path(folder) / manifest.dump_name
         with storage.open(manifest.dump_name) as source, path.open("wb") as target:
             shutil.copyfileobj(source, target, CHUNK)
-        size, digest = _file_digest(path)
+        size, digest = file_digest(path)
         if (size, digest) != (manifest.size_bytes, manifest.sha256):
             result.problems.append(
                 f"the dump's checksum does not match its manifest ({size} bytes, sha256 "
@@ -191,8 +195,8 @@ def verify_backup(storage: Storage, name: str | None = None) -> VerificationResu
             _record_verification(result)
             return result
         started = time.monotonic()
-        with _scratch_database() as scratch:
-            _run(
+        with scratch_database() as scratch:
+            pg_run(
                 pg_program("pg_restore", int(manifest.server_version)),
                 "--no-owner", "--no-privileges", "--exit-on-error", f"--jobs={RESTORE_JOBS}",
                 f"--dbname={scratch}", str(path),
@@ -253,11 +257,15 @@ def _record_verification(result: VerificationResult) -> None:
     )
 
 
-class _scratch_database:
-    """A database on the same server for one restore, dropped on the way out."""
+class scratch_database:
+    """A database on the same server for one restore, dropped on the way out; `purpose` keeps
+    a backup's check and a partition archive's apart."""
+
+    def __init__(self, purpose: str = "verify") -> None:
+        self.purpose = purpose
 
     def __enter__(self) -> str:
-        self.name = f"{_database_settings()['NAME']}_verify"[:63]
+        self.name = f"{_database_settings()['NAME']}_{self.purpose}"[:63]
         self._execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)"))
         self._execute(sql.SQL("CREATE DATABASE {}"))
         return _conninfo(self.name)
@@ -320,7 +328,8 @@ def _constraint_count(conn: psycopg.Connection) -> int:
     )
 
 
-def _file_digest(path: Path) -> tuple[int, str]:
+def file_digest(path: Path) -> tuple[int, str]:
+    """The file's size and sha256, read in chunks (dumps are large)."""
     digest = hashlib.sha256()
     with path.open("rb") as dump:
         while chunk := dump.read(CHUNK):
@@ -359,7 +368,9 @@ def _major_version(program: str) -> int:
         return 0
 
 
-def _run(program: str, *arguments: str) -> None:
+def pg_run(program: str, *arguments: str) -> None:
+    """Run a PostgreSQL client program against the platform's database (its connection from
+    the environment, never the command line); BackupError with its stderr if it fails."""
     db = _database_settings()
     env = os.environ | {
         key: str(value)

@@ -313,6 +313,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "config.operations.tasks.backup_and_verify",
         "schedule": crontab(hour=env.int("BACKUP_HOUR_UTC", default=2), minute=30),
     },
+    # The partitioned logs' months ahead created, expired ones archived (PARTITION_*).
+    "maintain-partitions": {
+        "task": "config.operations.tasks.partitions_maintain",
+        "schedule": crontab(hour=3, minute=15),
+    },
     # Past days in the dashboard are at most this old; today is always live (analytics/figures.py).
     "refresh-analytics-views": {
         "task": "analytics.tasks.analytics_views_refresh",
@@ -546,6 +551,16 @@ STORAGES = {
         }
     ),
 }
+
+# --- Partitioned logs (config/partitioning.py, config/operations/partitions.py) -----------------
+# The timeline and the email outboxes are partitioned by month; beat creates this many months
+# ahead of the current one each night (partitions_maintain).
+PARTITION_MONTHS_AHEAD = env.int("PARTITION_MONTHS_AHEAD", default=3)
+# Months kept before the current one; older months are archived to the backup storage and
+# dropped. A system check refuses fewer than config.partitioning.RETENTION_FLOOR_MONTHS (13).
+PARTITION_TIMELINE_RETENTION_MONTHS = env.int("PARTITION_TIMELINE_RETENTION_MONTHS", default=36)
+# The emails hold addresses and bodies: kept no longer than the timeline needs them.
+PARTITION_EMAIL_RETENTION_MONTHS = env.int("PARTITION_EMAIL_RETENTION_MONTHS", default=13)
 
 # --- Logging ------------------------------------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line (for a log shipper); plain otherwise. Either way each
