@@ -169,9 +169,10 @@ def convert_to_partitioned(schema_editor, table: str) -> None:
     """Rebuild the table as partitioned by month on created_at, keeping every row and id.
 
     Run by a migration, inside its transaction: the old table is locked, copied into the new
-    one month by month and dropped; its indexes, checks and foreign keys are made again under
-    their own names so later migrations find them. It takes the table offline for the copy,
-    which is seconds for these tables on a platform of today's size (docs/operations.md).
+    one month by month and dropped; its indexes, checks, foreign keys and triggers are made
+    again under their own names so later migrations find them. It takes the table offline for
+    the copy, which is seconds for these tables on a platform of today's size
+    (docs/operations.md).
     """
     quote = schema_editor.quote_name
     old = f"{table}_unpartitioned"
@@ -189,6 +190,14 @@ def convert_to_partitioned(schema_editor, table: str) -> None:
             [table],
         )
         indexes = [row[0] for row in cursor.fetchall()]
+        # Triggers of our own (the audit trail's append-only one); PostgreSQL clones each onto
+        # every partition, and drops the clone when a month is detached.
+        cursor.execute(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+            " WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+            [table],
+        )
+        triggers = [row[0] for row in cursor.fetchall()]
         cursor.execute(
             f"SELECT date_trunc('month', min(created_at) AT TIME ZONE 'UTC')::date,"
             f" coalesce(max(id), 0) FROM {quote(table)}"
@@ -221,12 +230,14 @@ def convert_to_partitioned(schema_editor, table: str) -> None:
             cursor.execute(definition)
         for name, definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+        for definition in triggers:
+            cursor.execute(definition)
 
 
 # --- The settings' check -------------------------------------------------------------------------
 
 
-@checks.register(checks.Tags.database)
+@checks.register()
 def check_partition_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Refuse a retention under the floor, and a maintenance that would not run ahead."""
     errors = []
