@@ -1,9 +1,10 @@
 """Append-only logs partitioned by month on `created_at` (PostgreSQL declarative partitioning).
 
-The tables that only grow (a booking's timeline, the two email outboxes) are split into one
-partition per calendar month (UTC), so the nightly maintenance (config/operations/partitions.py)
-can create the months ahead and detach, archive and drop a whole month past its retention
-instead of deleting row by row. Our own small module rather than django-postgres-extra: we need
+The tables that only grow (a booking's timeline, the two email outboxes, the audit trail) are
+split into one partition per calendar month (UTC), so the nightly maintenance
+(config/operations/partitions.py) can create the months ahead and detach, archive and drop a
+whole month past its retention instead of deleting row by row (which the audit trail's trigger
+would refuse anyway). Our own small module rather than django-postgres-extra: we need
 four statements (create a month, detach one, convert a table once, list them), and that library
 replaces the database backend and the migration autodetector of the whole project to offer them
 (docs/scaling.md).
@@ -60,6 +61,7 @@ PARTITIONED_LOGS = (
     PartitionedLog("bookings_bookingevent", "PARTITION_TIMELINE_RETENTION_MONTHS"),
     PartitionedLog("bookings_outboxemail", "PARTITION_EMAIL_RETENTION_MONTHS"),
     PartitionedLog("accounts_accountemail", "PARTITION_EMAIL_RETENTION_MONTHS"),
+    PartitionedLog("accounts_auditentry", "PARTITION_AUDIT_RETENTION_MONTHS"),
 )
 
 

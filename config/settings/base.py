@@ -561,6 +561,8 @@ PARTITION_MONTHS_AHEAD = env.int("PARTITION_MONTHS_AHEAD", default=3)
 PARTITION_TIMELINE_RETENTION_MONTHS = env.int("PARTITION_TIMELINE_RETENTION_MONTHS", default=36)
 # The emails hold addresses and bodies: kept no longer than the timeline needs them.
 PARTITION_EMAIL_RETENTION_MONTHS = env.int("PARTITION_EMAIL_RETENTION_MONTHS", default=13)
+# Who saw whose data: kept as long as the timeline (an access is questioned long after).
+PARTITION_AUDIT_RETENTION_MONTHS = env.int("PARTITION_AUDIT_RETENTION_MONTHS", default=36)
 
 # --- Logging ------------------------------------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line (for a log shipper); plain otherwise. Either way each

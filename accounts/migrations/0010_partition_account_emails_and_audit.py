@@ -1,4 +1,5 @@
-"""The account email outbox becomes partitioned by month (config/partitioning.py).
+"""The account email outbox and the audit trail become partitioned by month
+(config/partitioning.py). The audit trail's append-only trigger comes along.
 
 Irreversible: going back would mean merging every month into one table again, and months
 already archived could not come back. Restore a backup taken before this migration instead.
@@ -12,6 +13,7 @@ from config.partitioning import convert_to_partitioned
 
 def partition(apps, schema_editor):
     convert_to_partitioned(schema_editor, "accounts_accountemail")
+    convert_to_partitioned(schema_editor, "accounts_auditentry")
 
 
 def refuse(apps, schema_editor):
@@ -20,7 +22,7 @@ def refuse(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_staff_invitation_email"),
+        ("accounts", "0009_audit_entry"),
     ]
 
     operations = [
