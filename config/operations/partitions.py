@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -90,7 +90,10 @@ def partitions_maintain(storage: Storage, *, now: datetime | None = None) -> Mai
         report.created += partitions_create_ahead(log, now=now)
     for log in PARTITIONED_LOGS:
         for partition in expired_partitions(log, now=now):
-            partition_detach(log, partition)
+            try:
+                partition_detach(log, partition)
+            except DatabaseError as error:  # the lock timeout: busy, the next night retries
+                report.failed[partition] = f"not detached: {error}"
         for partition in detached_partitions(log):
             try:
                 partition_archive(storage, log, partition)

@@ -50,6 +50,18 @@ def partition_of(model, pk: int) -> str:
         return cursor.fetchone()[0]
 
 
+def own_conninfo() -> str:
+    """A connection of its own to the test database."""
+    settings_dict = connection.settings_dict
+    return psycopg.conninfo.make_conninfo(
+        dbname=settings_dict["NAME"],
+        user=settings_dict.get("USER") or None,
+        password=settings_dict.get("PASSWORD") or None,
+        host=settings_dict.get("HOST") or None,
+        port=str(settings_dict["PORT"]) if settings_dict.get("PORT") else None,
+    )
+
+
 def exists(table: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
@@ -242,6 +254,25 @@ def test_a_month_detached_but_not_archived_is_archived_by_the_next_run(archiving
     assert report.failed == {}
     assert report.archived == [name]
     assert not exists(name)
+
+
+def test_a_month_behind_a_busy_table_waits_for_the_next_night(archiving, tmp_path):
+    log = PARTITIONED_LOGS[0]
+    old = add_months(
+        month_start(timezone.now()), -(settings.PARTITION_TIMELINE_RETENTION_MONTHS + 1)
+    )
+    partition_create(EVENTS, old)
+    name = log.month_partition(old)
+    # given a long transaction writing to the timeline
+    with psycopg.connect(own_conninfo()) as writer:
+        writer.execute(f"LOCK TABLE {EVENTS} IN ROW EXCLUSIVE MODE")
+
+        started = time.monotonic()
+        report = partitions_maintain(FileSystemStorage(tmp_path))
+
+    assert time.monotonic() - started < 30  # gave up after the lock timeout, did not queue
+    assert report.failed[name].startswith("not detached")
+    assert name in month_partitions(EVENTS).values()
 
 
 # --- One email per booking event, whoever races -------------------------------------------------
