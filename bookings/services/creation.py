@@ -199,8 +199,10 @@ def booking_create(
             if email is not None:
                 email_send_after_commit(email)
             return booking
-        # Another request took this resource first; the next one may still be free.
-    raise SlotUnavailable("This time was just taken. Please choose another.")
+        # Taken (before, or by a request that just won the race); the next one may be free.
+    if any(waited for _candidate, waited in queue):
+        raise SlotUnavailable("This time was just taken. Please choose another.")
+    raise SlotUnavailable("This time is not available.")
 
 
 def _once_per_submission(submission_key: str, book: Callable[[], Booking]) -> Booking:
