@@ -133,10 +133,17 @@ def _table(model: type[models.Model]) -> str:
 
 
 def _insert_from(
-    name: str, row: models.Model, *, source: str, source_column: str, link: str
+    name: str,
+    row: models.Model,
+    *,
+    source: str,
+    source_column: str,
+    link: str,
+    on_conflict: str = "",
 ) -> tuple[str, list]:
     """`name AS (INSERT INTO <row's table> ... SELECT ... FROM source RETURNING id)`: the row's
-    values as Django would save them, its `link` column taken from `source_column`."""
+    values as Django would save them (its fields' own conversions), its `link` column taken
+    from `source_column`."""
     quote = connection.ops.quote_name
     columns, values, params = [quote(link)], [f"{source}.{source_column}"], []
     for field in row._meta.concrete_fields:
@@ -148,7 +155,7 @@ def _insert_from(
     pk = quote(row._meta.pk.column)
     return (
         f"{name} AS (INSERT INTO {_table(type(row))} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM {source} RETURNING {pk} AS id)",
+        f"SELECT {', '.join(values)} FROM {source} {on_conflict} RETURNING {pk} AS id)",
         params,
     )
 
@@ -166,10 +173,14 @@ def _booking_insert_statement(
     params: list = [resource_id, occupied_to, occupied_from, *turn_params]
     params += [booking.organization_id, resource_id, occupied_from, occupied_to]
     booking_row, booking_params = _insert_from(
-        "new_booking", booking, source="claim", source_column="booking_id", link="id"
+        "new_booking",
+        booking,
+        source="claim",
+        source_column="booking_id",
+        link="id",
+        # A drawn code already in use inserts nothing here (its occupancy is taken back).
+        on_conflict="ON CONFLICT (code) DO NOTHING",
     )
-    # A drawn code already in use inserts nothing here (its occupancy is taken back).
-    booking_row = booking_row.replace(" RETURNING ", " ON CONFLICT (code) DO NOTHING RETURNING ")
     params += booking_params
     ctes = [booking_row]
     for number, row in enumerate(followers):
