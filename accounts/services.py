@@ -391,6 +391,15 @@ def account_delete(*, actor: User, password: str) -> None:
     account_erased.send(sender=User, user=user, customer_ids=profiles)
 
 
+def expired_tokens_delete() -> int:
+    """Delete every API token past its expiry (an app signed out by time); how many went.
+
+    Run hourly by Celery beat: the token check of each request only looks at its own token.
+    """
+    deleted, _ = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return deleted
+
+
 # --- The staff's second factor (accounts/sign_in.py) ---------------------------------------------
 
 SECOND_FACTOR_DEVICE_NAME = "Authenticator app"

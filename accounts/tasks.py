@@ -9,6 +9,7 @@ from celery import shared_task
 from accounts import notifications
 from accounts.models import AccountEmail
 from accounts.outbox import outbox_claim_due, outbox_publish, outbox_send_task_body
+from accounts.services import expired_tokens_delete
 
 
 # max_retries=None: the email's own attempts decide when to give up (accounts.outbox).
@@ -33,3 +34,9 @@ def account_outbox_sweep() -> int:
     for email_id in due:
         outbox_publish(account_email_send, email_id=email_id)
     return len(due)
+
+
+@shared_task
+def expired_tokens_purge() -> int:
+    """Delete API tokens past their expiry, hourly: a request checks only its own token."""
+    return expired_tokens_delete()

@@ -1,10 +1,13 @@
 """Emails to customers about their bookings, through a transactional outbox.
 
 A service that changes a booking calls `email_queue` inside its transaction: the email is
-rendered and stored as an OutboxEmail row, so it exists exactly when the change commits, and a
-Celery task is queued once the commit is done (`bookings.tasks.outbox_email_send`). Delivery
-(`email_deliver`) holds the row's lock while it sends and marks it sent in the same transaction,
-so two deliveries of one task, or a task and the sweeper's re-queue of it, send it once. Each
+stored as an OutboxEmail row, so it exists exactly when the change commits, and a Celery task is
+queued once the commit is done (`bookings.tasks.outbox_email_send`). The row holds a snapshot of
+the booking as the event left it (`email_snapshot`); the text, HTML and .ics are rendered from it
+by the worker at send time (`email_render`), not in the customer's request, and stored on the row
+then. Delivery (`email_deliver`) holds the row's lock while it renders and sends and marks it
+sent in the same transaction, so two deliveries of one task, or a task and the sweeper's re-queue
+of it, send it once. Each
 email carries an .ics event whose UID is the booking's and whose SEQUENCE is its version, so a
 calendar updates the same event on a reschedule and removes it on a cancellation.
 """
@@ -105,6 +108,50 @@ def booking_calendar(booking: Booking, *, now: datetime | None = None) -> str:
     return calendar.to_ical().decode()
 
 
+# The booking's own fields an email shows, as they were at the event it is about: a later
+# change must not rewrite an email still waiting to be sent (the .ics SEQUENCE is the version).
+SNAPSHOT_FIELDS = (
+    "code",
+    "version",
+    "status",
+    "starts_at",
+    "ends_at",
+    "resource_id",
+    "total_price",
+    "currency",
+    "cancellation_reason",
+)
+
+
+def email_snapshot(booking: Booking) -> dict[str, str | None]:
+    fields = {field.attname: field for field in Booking._meta.concrete_fields}
+    return {
+        name: None if getattr(booking, name) is None else fields[name].value_to_string(booking)
+        for name in SNAPSHOT_FIELDS
+    }
+
+
+def email_row(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail | None:
+    """The unsaved outbox row of this event; None if the customer gave no email (a walk-in).
+
+    Cheap on purpose (no rendering, no query beyond the loaded booking): it is written inside
+    the booking's transaction.
+    """
+    if not booking.customer.email:
+        return None
+    return OutboxEmail(
+        organization_id=booking.organization_id,
+        booking=booking,
+        kind=kind,
+        event_key=event_key,
+        to=booking.customer.email,
+        subject=f"{HEADLINES[kind]}: {booking.service.name}, {booking.code}",
+        snapshot=email_snapshot(booking),
+        # Held by the task queued at the commit; the sweep queues it if that is lost.
+        next_attempt_at=outbox_claim_end(),
+    )
+
+
 def email_queue(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail | None:
     """Record the email about this event of the booking; it is sent after the commit.
 
@@ -113,34 +160,43 @@ def email_queue(booking: Booking, *, kind: str, event_key: str) -> OutboxEmail |
     """
     if not booking.customer.email or _event_already_emailed(booking, event_key):
         return None
+    email = email_row(booking, kind=kind, event_key=event_key)
+    email.save(force_insert=True)
+    email_send_after_commit(email)
+    return email
+
+
+def email_render(email: OutboxEmail) -> None:
+    """Fill in the text, HTML and .ics of an email from its snapshot (the worker's job).
+
+    The organization, location, customer, service and resource are read as they are now; the
+    booking's own fields as the event left them. An email without a snapshot was rendered when
+    it was written, and an erased one stays erased.
+    """
+    if email.snapshot is None or email.body_text:
+        return
+    booking = (
+        Booking.objects.select_related("organization", "location", "customer", "service")
+        .filter(pk=email.booking_id)
+        .get()
+    )
+    fields = {field.attname: field for field in Booking._meta.concrete_fields}
+    for name, value in email.snapshot.items():
+        setattr(booking, name, None if value is None else fields[name].to_python(value))
     location = booking.location
     context = {
         "booking": booking,
         "organization": booking.organization,
         "location": location,
         "customer": booking.customer,
-        "kind": kind,
-        "headline": HEADLINES[kind],
+        "kind": email.kind,
+        "headline": HEADLINES[email.kind],
         "manage_url": manage_url(booking),
     }
     with timezone.override(location.time_zone):
-        body_text = render_to_string("bookings/email/booking.txt", context)
-        body_html = render_to_string("bookings/email/booking.html", context)
-    email = OutboxEmail.objects.create(
-        organization_id=booking.organization_id,
-        booking=booking,
-        kind=kind,
-        event_key=event_key,
-        to=booking.customer.email,
-        subject=f"{HEADLINES[kind]}: {booking.service.name}, {booking.code}",
-        body_text=body_text,
-        body_html=body_html,
-        calendar=booking_calendar(booking),
-        # Held by the task queued at the commit; the sweep queues it if that is lost.
-        next_attempt_at=outbox_claim_end(),
-    )
-    _send_after_commit(email)
-    return email
+        email.body_text = render_to_string("bookings/email/booking.txt", context)
+        email.body_html = render_to_string("bookings/email/booking.html", context)
+    email.calendar = booking_calendar(booking)
 
 
 def _event_already_emailed(booking: Booking, event_key: str) -> bool:
@@ -155,7 +211,7 @@ def _event_already_emailed(booking: Booking, event_key: str) -> bool:
     return OutboxEmail.objects.filter(booking_id=booking.pk, event_key=event_key).exists()
 
 
-def _send_after_commit(email: OutboxEmail) -> None:
+def email_send_after_commit(email: OutboxEmail) -> None:
     # Imported here: the task module imports this one.
     from bookings.tasks import outbox_email_send
 
@@ -170,6 +226,10 @@ def _send_after_commit(email: OutboxEmail) -> None:
 
 
 def _message(email: OutboxEmail) -> EmailMultiAlternatives:
+    if not email.body_text:
+        email_render(email)
+        # Kept with the row (under the delivery's lock): the admin shows what was sent.
+        email.save(update_fields=["body_text", "body_html", "calendar"])
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body_text,
@@ -218,7 +278,7 @@ def email_send_again(email: OutboxEmail) -> bool:
             attempts=Least(F("attempts"), outbox_max_attempts() - 1),
         )
         if requeued:
-            _send_after_commit(email)
+            email_send_after_commit(email)
     return bool(requeued)
 
 

@@ -27,5 +27,5 @@ def customer_details_erased(sender, customer_ids: list[int], **kwargs) -> None:
         emails.filter(status=EmailStatus.PENDING).update(
             status=EmailStatus.FAILED, last_error=ERASED
         )
-        emails.update(to="", body_text=ERASED, body_html=ERASED, calendar="")
+        emails.update(to="", body_text=ERASED, body_html=ERASED, calendar="", snapshot=None)
         Booking.objects.filter(customer_id__in=customer_ids).exclude(notes="").update(notes="")

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 
 import psycopg
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -71,18 +72,21 @@ def atomic_with_retry(function: Callable | None = None, *, attempts: int = 3):
     serialization failure (each attempt starts from nothing: what the first wrote is gone).
 
     Only the outermost transaction can be re-run: nested inside another atomic block this is
-    plain `atomic`, and the error travels up to the block that owns the transaction.
+    plain `atomic`, and the error travels up to the block that owns the transaction. Nested
+    inside another `atomic_with_retry` it takes no savepoint either (each is a round trip): an
+    error there undoes the whole transaction anyway, which is then re-run or refused whole.
+    Code that must survive a failed step keeps its own `transaction.atomic()` around it.
     """
 
     def decorate(body: Callable) -> Callable:
         @functools.wraps(body)
         def run(*args, **kwargs):
             if connection.in_atomic_block:
-                with transaction.atomic():
+                with transaction.atomic(savepoint=not _retried_transaction.get()):
                     return body(*args, **kwargs)
             for attempt in range(1, attempts + 1):
                 try:
-                    with transaction.atomic():
+                    with transaction.atomic(), _running_retried_transaction():
                         return body(*args, **kwargs)
                 except DatabaseError as error:
                     if attempt == attempts or not is_retryable(error):
@@ -98,6 +102,20 @@ def atomic_with_retry(function: Callable | None = None, *, attempts: int = 3):
         return run
 
     return decorate(function) if function is not None else decorate
+
+
+# True while the body of an outermost `atomic_with_retry` runs: the transaction is re-run or
+# rolled back as a whole, so the blocks nested in it need no savepoints of their own.
+_retried_transaction: ContextVar[bool] = ContextVar("retried_transaction", default=False)
+
+
+@contextmanager
+def _running_retried_transaction() -> Iterator[None]:
+    token = _retried_transaction.set(True)
+    try:
+        yield
+    finally:
+        _retried_transaction.reset(token)
 
 
 @contextmanager

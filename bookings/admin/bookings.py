@@ -343,12 +343,16 @@ class OutboxEmailAdmin(TenantModelAdmin):
 
     @admin.display(description="Text")
     def text_body(self, email: OutboxEmail) -> str:
+        notifications.email_render(
+            email
+        )  # not sent yet: what it will say (rendered by the worker when sent)
         return format_html(
             '<pre style="white-space: pre-wrap;">{}</pre>', _hide_links(email.body_text)
         )
 
     @admin.display(description="Calendar (.ics)")
     def calendar_text(self, email: OutboxEmail) -> str:
+        notifications.email_render(email)
         return format_html(
             '<pre style="white-space: pre-wrap;">{}</pre>', _hide_links(email.calendar)
         )

@@ -29,8 +29,9 @@ class OutboxEmailQuerySet(models.QuerySet):
 class OutboxEmail(TenantModel):
     """An email to a customer about one event of their booking: the transactional outbox.
 
-    Written, fully rendered, in the transaction that changes the booking, so the email exists if
-    and only if the change committed; a Celery task sends it afterwards (bookings/tasks.py).
+    Written in the transaction that changes the booking, so the email exists if and only if the
+    change committed; a Celery task renders it from `snapshot` and sends it afterwards
+    (bookings/notifications.py, bookings/tasks.py).
     `event_key` names the event ("created", "rescheduled:3"...): one row per event, so an
     event is never emailed twice.
     """
@@ -43,6 +44,9 @@ class OutboxEmail(TenantModel):
     body_text = models.TextField()
     body_html = models.TextField()
     calendar = models.TextField(help_text="The .ics attachment (iCalendar).")
+    # The booking's fields as the event left them; the bodies above are rendered from it when
+    # the email is sent (empty until then). Null for emails rendered when they were written.
+    snapshot = models.JSONField(null=True, blank=True, editable=False)
     status = models.CharField(
         max_length=8, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Q, QuerySet
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from accounts.models import Location
@@ -62,21 +64,41 @@ def _subtract(intervals: list[Interval], cut: Interval) -> list[Interval]:
     return result
 
 
+_CLOSURE_COLUMNS = {field.attname: field.attname for field in Closure._meta.concrete_fields}
+
+
+def _closure(row: dict) -> Closure:
+    """A Closure from its JSON row (dates and times arrive as ISO text)."""
+    return Closure(
+        **{
+            name: None if value is None else Closure._meta.get_field(name).to_python(value)
+            for name, value in row.items()
+        }
+    )
+
+
 class OpeningCalendar:
     """A location's opening hours and closures, read once, answering per local day."""
 
     def __init__(self, location: Location, date_from: date, date_to: date) -> None:
         self.location = location
         self.hours: dict[int, list[OpeningHours]] = defaultdict(list)
-        for hours in OpeningHours.objects.filter(location=location):
+        closures = Closure.objects.filter(
+            Q(location=location) | Q(location__isnull=True),
+            organization_id=location.organization_id,
+            first_day__lte=date_to,
+            last_day__gte=date_from,
+        )
+        # One round trip (a booking reads this in its transaction): the closures come along
+        # with each row of hours as an array the subquery computes once.
+        closure_rows = None
+        for hours in OpeningHours.objects.filter(location=location).annotate(
+            closure_rows=ArraySubquery(closures.values(row=JSONObject(**_CLOSURE_COLUMNS)))
+        ):
             self.hours[hours.weekday].append(hours)
-        self.closures = list(
-            Closure.objects.filter(
-                Q(location=location) | Q(location__isnull=True),
-                organization_id=location.organization_id,
-                first_day__lte=date_to,
-                last_day__gte=date_from,
-            )
+            closure_rows = hours.closure_rows
+        self.closures = (
+            list(closures) if closure_rows is None else [_closure(row) for row in closure_rows]
         )
 
     def hours_intervals(self, day: date) -> list[Interval]:
@@ -201,11 +223,28 @@ class OccupiedTimes:
 def bookable_resources(
     *, service: Service, location: Location, resource: Resource | None = None
 ) -> list[Resource]:
-    """The active resources at the location that serve the service (or just the chosen one)."""
-    resources = service.resources.filter(location=location, is_active=True).order_by("pk")
-    if resource is not None:
-        resources = resources.filter(pk=resource.pk)
-    return list(resources)
+    """The active resources at the location that serve the service (or just the chosen one).
+
+    A service loaded by `offered_services` (the pages) carries its active resources already
+    and is read no more; any other is asked. The service is never changed here: it may be
+    kept for longer than a request.
+    """
+    prefetched = getattr(service, "_prefetched_objects_cache", {}).get("resources")
+    if prefetched is None:
+        resources = service.resources.filter(location=location, is_active=True).order_by("pk")
+        if resource is not None:
+            resources = resources.filter(pk=resource.pk)
+        return list(resources)
+    return sorted(
+        (
+            r
+            for r in prefetched
+            if r.location_id == location.pk
+            and r.is_active
+            and (resource is None or r.pk == resource.pk)
+        ),
+        key=lambda r: r.pk,
+    )
 
 
 def _slots_by_day(

@@ -1,11 +1,12 @@
 """Making a booking: by a customer on the pages, through the API, or by staff.
 
 Double booking is refused by PostgreSQL (Occupancy's exclusion constraint), not by a check here:
-booking_create tries the insert in a savepoint and turns the constraint violation into
-SlotUnavailable, moving on to the next free resource when the customer asked for any. Claims of
-one resource take turns (bookings.services.occupancy), and a transaction PostgreSQL still aborts
-as a deadlock or serialization failure is run again whole (`atomic_with_retry`), so a racing
-customer gets a booking or slot_taken, never a server error.
+booking_create writes the booking, its occupancy, its timeline entry and its email in one
+statement (bookings.services.occupancy.booking_insert) that writes nothing when the constraint
+refuses the time, and moves on to the next resource when the customer asked for any; nothing
+is read beforehand to find a free one. A transaction PostgreSQL still aborts as a deadlock or
+serialization failure is run again whole (`atomic_with_retry`), so a racing customer gets a
+booking or slot_taken, never a server error.
 """
 
 from collections.abc import Callable
@@ -27,17 +28,12 @@ from bookings.models import (
     ServiceKind,
     VehicleType,
 )
-from bookings.notifications import email_queue
+from bookings.notifications import email_row, email_send_after_commit
 from bookings.policy import booking_notice, books_at_the_desk
 from bookings.pricing import quote
-from bookings.selectors import (
-    OpeningCalendar,
-    bookable_resources,
-    period_refusal,
-    service_slots,
-)
-from bookings.services.occupancy import new_confirmation_code, save_with_occupancy
-from bookings.services.timeline import event_record
+from bookings.selectors import OpeningCalendar, bookable_resources, period_refusal
+from bookings.services.occupancy import booking_insert, new_confirmation_code
+from bookings.services.timeline import event_audit, event_row
 from config.database import atomic_with_retry
 from fleet.models import Resource
 
@@ -84,35 +80,13 @@ def candidates(
     if outside_hours_reason:
         return resources
 
-    day = starts_at.astimezone(location.time_zone).date()
     if service.kind == ServiceKind.APPOINTMENT:
-        slot = next(
-            (
-                s
-                for s in service_slots(
-                    service=service,
-                    location=location,
-                    date_from=day,
-                    date_to=day,
-                    resource=resource,
-                    now=now,
-                    use_cache=False,
-                    notice=notice,
-                )
-                if s.starts_at == starts_at
-            ),
-            None,
-        )
-        if slot is None:
-            # Not among the free slots: the calendar says why, or else bookings hold it.
-            calendar = OpeningCalendar(location, day, day)
-            step = timedelta(minutes=service.slot_granularity_minutes)
-            raise calendar.refusal(starts_at, ends_at, step=step) or SlotUnavailable(
-                "This time is not available."
-            )
-        free = set(slot.resource_ids)
-        return [r for r in resources if r.pk in free]
-
+        # On the grid of the day's opening hours, closures taken out. Which resource is free
+        # is not read here: the claim itself finds the first free one (booking_insert).
+        day = starts_at.astimezone(location.time_zone).date()
+        step = timedelta(minutes=service.slot_granularity_minutes)
+        if refused := OpeningCalendar(location, day, day).refusal(starts_at, ends_at, step=step):
+            raise refused
     return resources
 
 
@@ -199,41 +173,51 @@ def booking_create(
             # The business made it, so it needs no confirmation of its own.
             status=BookingStatus.CONFIRMED if at_the_desk else BookingStatus.PENDING,
         )
-        claimed = save_with_occupancy(booking, wait=wait)
+        created = event_row(
+            booking,
+            kind="created",
+            actor=actor,
+            to_status=booking.status,
+            changes={
+                "resource": candidate.name,
+                "starts_at": starts_at.isoformat(),
+                "ends_at": ends_at.isoformat(),
+                "total_price": str(price.total),
+                **({"outside_hours": outside_hours_reason} if outside_hours_reason else {}),
+            },
+        )
+        # A new booking's first email: no other process can have recorded this event yet.
+        email = email_row(booking, kind=EmailKind.CONFIRMATION, event_key="created")
+        followers = [created] if email is None else [created, email]
+        claimed = booking_insert(booking, followers=followers, wait=wait)
         if claimed is None:
             queue.append((candidate, True))
             continue
         if claimed:
             booking.quote = price
-            event_record(
-                booking,
-                kind="created",
-                actor=actor,
-                to_status=booking.status,
-                changes={
-                    "resource": candidate.name,
-                    "starts_at": starts_at.isoformat(),
-                    "ends_at": ends_at.isoformat(),
-                    "total_price": str(price.total),
-                    **({"outside_hours": outside_hours_reason} if outside_hours_reason else {}),
-                },
-            )
-            email_queue(booking, kind=EmailKind.CONFIRMATION, event_key="created")
+            event_audit(created)
+            if email is not None:
+                email_send_after_commit(email)
             return booking
-        # Another request took this resource first; the next one may still be free.
-    raise SlotUnavailable("This time was just taken. Please choose another.")
+        # Taken (before, or by a request that just won the race); the next one may be free.
+    if any(waited for _candidate, waited in queue):
+        raise SlotUnavailable("This time was just taken. Please choose another.")
+    raise SlotUnavailable("This time is not available.")
 
 
 def _once_per_submission(submission_key: str, book: Callable[[], Booking]) -> Booking:
     """Book once per form: a form posted twice (a double click, a reload) carries the same
-    `submission_key` and gets the first booking back, even when both posts race."""
-    if submission_key and (done := Booking.objects.filter(submission_key=submission_key).first()):
-        return done
+    `submission_key` and gets the first booking back, even when both posts race.
+
+    The key is not looked up first (a round trip on every booking): a second post finds its
+    time taken by the first (SlotUnavailable), or, booking another free resource, its key
+    (IntegrityError), and only then looks for the first post's booking.
+    """
     try:
         with transaction.atomic():
             return book()
-    except IntegrityError:
-        # Posted twice at once: the other post's booking committed first and holds the key.
+    except (IntegrityError, SlotUnavailable):
+        # Posted twice: the other post's booking committed first and holds the key.
         done = (
             Booking.objects.filter(submission_key=submission_key).first()
             if submission_key

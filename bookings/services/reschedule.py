@@ -92,4 +92,5 @@ def booking_reschedule(
             )
             email_queue(booking, kind=EmailKind.CHANGE, event_key=f"rescheduled:{booking.version}")
             return booking
-    raise SlotUnavailable("This time was just taken. Please choose another.")
+    # The candidates obey every rule but the race: the constraint refused them all.
+    raise SlotUnavailable("This time is not available.")

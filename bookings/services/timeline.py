@@ -19,7 +19,30 @@ def event_record(
     to_status: str = "",
     changes: dict | None = None,
 ) -> BookingEvent:
-    event = BookingEvent.objects.create(
+    event = event_row(
+        booking,
+        kind=kind,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        changes=changes,
+    )
+    event.save(force_insert=True)
+    event_audit(event)
+    return event
+
+
+def event_row(
+    booking: Booking,
+    *,
+    kind: str,
+    actor: User | None,
+    from_status: str = "",
+    to_status: str = "",
+    changes: dict | None = None,
+) -> BookingEvent:
+    """The unsaved timeline entry, for a service that writes it together with the booking."""
+    return BookingEvent(
         organization_id=booking.organization_id,
         booking=booking,
         kind=kind,
@@ -28,7 +51,13 @@ def event_record(
         to_status=to_status,
         changes=changes or {},
     )
-    if _by_staff(booking, kind=kind, actor=actor):
+
+
+def event_audit(event: BookingEvent) -> None:
+    """Put a saved entry by staff on the audit trail; every entry passes here once saved
+    (event_record does it, a service that wrote the entry itself calls it)."""
+    booking, actor = event.booking, event.actor
+    if _by_staff(booking, kind=event.kind, actor=actor):
         # The timeline holds what changed (a reason typed, a price); the trail points at it.
         audit_record(
             actor=actor,
@@ -36,13 +65,12 @@ def event_record(
             organization_id=booking.organization_id,
             target=booking,
             details={
-                "event": kind,
+                "event": event.kind,
                 "booking_event_id": event.pk,
                 "code": booking.code,
                 "customer_id": booking.customer_id,
             },
         )
-    return event
 
 
 def _by_staff(booking: Booking, *, kind: str, actor: User | None) -> bool:

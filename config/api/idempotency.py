@@ -14,7 +14,8 @@ import functools
 import hashlib
 import json
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ValidationError
@@ -76,9 +77,8 @@ def idempotent(handler):
         # it as a deadlock or serialization failure: the key is claimed afresh each time.
         @atomic_with_retry
         def claim_and_change() -> Response:
-            try:
-                record = _claim(request.user, key, fingerprint)
-            except IntegrityError:
+            record_id = _claim(request.user, key, fingerprint)
+            if record_id is None:
                 return _replay(
                     IdempotencyRecord.objects.get(user=request.user, key=key), fingerprint
                 )
@@ -87,9 +87,10 @@ def idempotent(handler):
             if not 200 <= response.status_code < 300:
                 transaction.set_rollback(True)
                 return response
-            record.response_status = response.status_code
-            record.response_body = json.loads(JSONRenderer().render(response.data))
-            record.save(update_fields=["response_status", "response_body"])
+            IdempotencyRecord.objects.filter(pk=record_id).update(
+                response_status=response.status_code,
+                response_body=json.loads(JSONRenderer().render(response.data)),
+            )
             return response
 
         return claim_and_change()
@@ -97,20 +98,34 @@ def idempotent(handler):
     return post
 
 
-def _claim(user, key: str, fingerprint: str) -> IdempotencyRecord:
-    """The key's record, new; IntegrityError if a live one holds it. A record past its lifetime
-    (the hourly purge has not reached it yet) gives the key up: the rare path pays for that, not
-    every request."""
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                user=user, key=key, request_fingerprint=fingerprint
-            )
-    except IntegrityError:
-        if not IdempotencyRecord.objects.expired().filter(user=user, key=key).delete()[0]:
-            raise
-    with transaction.atomic():
-        return IdempotencyRecord.objects.create(user=user, key=key, request_fingerprint=fingerprint)
+def _claim(user, key: str, fingerprint: str) -> int | None:
+    """The id of the key's new record; None if a live one holds it.
+
+    One INSERT ... ON CONFLICT DO NOTHING, no savepoint around it: a concurrent claim of the
+    same key waits on the unique index for the other transaction and then either inserts (it
+    rolled back) or finds the key taken (it committed). A record past its lifetime (the hourly
+    purge has not reached it yet) gives the key up: the rare path pays for that, not every
+    request.
+    """
+    record_id = _insert_unless_taken(user, key, fingerprint)
+    if (
+        record_id is None
+        and IdempotencyRecord.objects.expired().filter(user=user, key=key).delete()[0]
+    ):
+        record_id = _insert_unless_taken(user, key, fingerprint)
+    return record_id
+
+
+def _insert_unless_taken(user, key: str, fingerprint: str) -> int | None:
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (user_id, key, request_fingerprint, created_at) '
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user.pk, key, fingerprint, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:

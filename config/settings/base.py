@@ -242,6 +242,7 @@ HOUSEKEEPING_TASKS = (
     "bookings.tasks.booking_reminders_schedule",
     "bookings.tasks.booking_reminders_queue",
     "config.api.tasks.idempotency_records_purge",
+    "accounts.tasks.expired_tokens_purge",
 )
 
 
@@ -303,6 +304,10 @@ CELERY_BEAT_SCHEDULE = {
     "queue-booking-reminders": {
         "task": "bookings.tasks.booking_reminders_schedule",
         "schedule": timedelta(minutes=env.int("BOOKING_REMINDER_CHECK_MINUTES", default=5)),
+    },
+    "purge-expired-api-tokens": {
+        "task": "accounts.tasks.expired_tokens_purge",
+        "schedule": timedelta(hours=1),
     },
     "purge-expired-idempotency-records": {
         "task": "config.api.tasks.idempotency_records_purge",

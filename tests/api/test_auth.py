@@ -1,8 +1,12 @@
 """Tokens for the apps: sign-in, sign-up, list, revoke, log out; throttles backed by the cache."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from knox.models import AuthToken
 
+from accounts.tasks import expired_tokens_purge
 from tests.factories import UserFactory
 
 TOKEN = "/api/v1/auth/token/"
@@ -180,3 +184,13 @@ def test_an_unknown_organization_answers_404_in_the_api_format(db, api):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_hourly_purge_deletes_expired_tokens_and_keeps_live_ones(db):
+    user = UserFactory()
+    expired, _ = AuthToken.objects.create(user=user, expiry=timedelta(days=1))
+    live, _ = AuthToken.objects.create(user=user, expiry=timedelta(days=1))
+    AuthToken.objects.filter(pk=expired.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+
+    assert expired_tokens_purge.delay().get() == 1
+    assert list(AuthToken.objects.filter(user=user)) == [live]

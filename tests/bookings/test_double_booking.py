@@ -11,7 +11,7 @@ from bookings.errors import SlotUnavailable
 from bookings.models import Booking, BookingSource, Occupancy
 from bookings.services import booking_create
 from tests.factories import BookingFactory, ResourceFactory
-from tests.scenarios import EIGHT, CarWash
+from tests.scenarios import EIGHT, CarWash, book
 
 
 def race(wash: CarWash, contenders: int, **kwargs) -> list[object]:
@@ -101,3 +101,21 @@ def test_the_constraint_itself_refuses_overlaps_written_around_the_services(wash
     # while touching periods and other bays are fine
     occupy(wash.bay1, EIGHT + timedelta(hours=1), EIGHT + timedelta(hours=2))
     occupy(wash.bay2, EIGHT, EIGHT + timedelta(hours=1))
+
+
+def test_a_drawn_confirmation_code_already_in_use_is_drawn_again_and_its_claim_taken_back(
+    wash, monkeypatch
+):
+    # given a booking, and the next booking's first draw of a code hitting its code
+    with scope(organization=wash.organization):
+        first = book(wash, resource=wash.bay1)
+        monkeypatch.setattr("bookings.services.creation.new_confirmation_code", lambda: first.code)
+
+        second = book(wash, starts_at=EIGHT + timedelta(hours=2), resource=wash.bay1)
+
+        assert second.code != first.code
+        assert Booking.objects.filter(code=second.code).get() == second
+        # one occupancy each: the claim made with the taken code was taken back
+        assert Occupancy.objects.filter(resource=wash.bay1).count() == 2
+        assert Occupancy.objects.filter(booking=second).count() == 1
+        assert second.events.count() == 1 and second.emails.count() == 1

@@ -834,3 +834,28 @@ def test_an_erased_account_leaves_no_copy_of_its_details_in_the_outbox(in_wash):
     assert (email.to, email.calendar, email.status) == ("", "", EmailStatus.FAILED)
     assert in_wash.customer.email not in email.body_text + email.body_html
     assert booking.notes == "" and booking.status == BookingStatus.PENDING
+
+
+def test_the_worker_renders_an_email_as_its_event_left_the_booking(
+    in_wash, django_capture_on_commit_callbacks
+):
+    # given a confirmation still waiting when the booking is moved (both commits' tasks late)
+    later = EIGHT + timedelta(days=1, hours=2)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        booking = book(in_wash)
+        created_version = Booking.objects.get(pk=booking.pk).version
+        reschedule(booking, later)
+    confirmation = queued(booking)[0]
+    assert (confirmation.body_text, confirmation.calendar) == ("", "")  # not in the request
+
+    for callback in callbacks:
+        callback()
+
+    # the confirmation tells the time booked and its own version, and is kept as sent
+    sent_first = mail.outbox[0]
+    assert event_of(sent_first).decoded("dtstart") == EIGHT
+    assert int(event_of(sent_first)["sequence"]) == created_version
+    confirmation.refresh_from_db()
+    assert confirmation.status == EmailStatus.SENT
+    assert sent_first.body == confirmation.body_text
+    assert event_of(mail.outbox[1]).decoded("dtstart") == later

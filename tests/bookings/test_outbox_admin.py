@@ -208,6 +208,8 @@ def test_the_email_page_shows_what_was_sent_and_why_it_failed(tenant_a, outboxes
     assert "Failed (gave up retrying)" in html
     # The customer's manage link is not shown: with it, staff could act as the customer.
     token = manage_token(email.booking)
+    with scopes_disabled():
+        notifications.email_render(email)  # never sent: rendered for the page only, as here
     assert "/manage/" in email.body_text and token[:20] in email.body_text
     assert token[:20] not in html
     assert "/manage/[link hidden]/" in html
