@@ -18,8 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-from django.db.models import Prefetch
+from django.db import DEFAULT_DB_ALIAS, connections
 from django_scopes import scope
 
 from accounts.models import Location
@@ -73,8 +72,9 @@ _lock = threading.Lock()
 
 def reference_generation(organization_id: int) -> int:
     """The organization's reference generation (0 while nothing was ever changed), one query;
-    availability reads it along with its days instead (bookings.availability_cache)."""
-    with connection.cursor() as cursor:
+    availability reads it along with its days instead (bookings.availability_cache). On the
+    primary, as everything here: see _read."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(
             "SELECT generation FROM bookings_referencegeneration WHERE organization_id = %s",
             [organization_id],
@@ -112,14 +112,20 @@ def forget_all() -> None:
 
 
 def _read(organization_id: int, generation: int) -> Reference:
-    # Read after the generation: what is read is at least as new as the key it is kept under.
+    # Read after the generation, on the primary it was read on (the generations always are:
+    # bookings.availability_cache), even inside a view whose reads may go to a replica
+    # (config/replicas.py): a replica behind the primary would put older rows under a newer
+    # key. So what is read is at least as new as the generation it is kept under.
+    primary = DEFAULT_DB_ALIAS
     with scope(organization=organization_id):
-        services = {service.pk: service for service in offered_services()}
+        services = {service.pk: service for service in offered_services().using(primary)}
         locations = {
             location.pk: location
-            for location in Location.objects.prefetch_related(Prefetch("opening_hours")).order_by(
-                "name", "pk"
-            )
+            for location in Location.objects.using(primary)
+            .prefetch_related("opening_hours")
+            .order_by("name", "pk")
         }
-        resources = {resource.pk: resource for resource in Resource.objects.order_by("pk")}
+        resources = {
+            resource.pk: resource for resource in Resource.objects.using(primary).order_by("pk")
+        }
     return Reference(organization_id, generation, services, locations, resources)
