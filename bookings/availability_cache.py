@@ -15,6 +15,7 @@ under the same keys until Redis answers again.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
@@ -35,14 +36,24 @@ WHERE location_id = %s AND day BETWEEN %s AND %s
 """
 
 
-def _generations(location: Location, days: list[date]) -> tuple[int, dict[date, int]]:
-    """The reference generation and each day's (0 for what never changed), in one query."""
+@dataclass(frozen=True)
+class Generations:
+    """What a cached day of a location is keyed by: the organization's reference generation
+    and each day's own (0 for what never changed)."""
+
+    reference: int
+    days: dict[date, int]
+
+
+def generations(*, organization_id: int, location_id: int, days: list[date]) -> Generations:
+    """The reference generation and the days' generations, in one query. A caller that needs
+    the reference data too (bookings.reference_cache) reads it at this reference generation."""
     with connection.cursor() as cursor:
-        cursor.execute(_GENERATIONS, [location.organization_id, location.pk, min(days), max(days)])
+        cursor.execute(_GENERATIONS, [organization_id, location_id, min(days), max(days)])
         rows = cursor.fetchall()
     reference = next((generation for day, generation in rows if day is None), 0)
     by_day = {day: generation for day, generation in rows if day is not None}
-    return reference, {day: by_day.get(day, 0) for day in days}
+    return Generations(reference, {day: by_day.get(day, 0) for day in days})
 
 
 def cached_days(
@@ -52,14 +63,19 @@ def cached_days(
     days: list[date],
     compute: Callable[[list[date]], dict[date, object]],
     use_cache: bool = True,
+    known: Generations | None = None,
 ) -> dict[date, object]:
     """Per-day values at a location, from the cache where fresh; the missing days are computed
-    in one call to `compute` (all of them with use_cache=False)."""
+    in one call to `compute` (all of them with use_cache=False). `known`: the generations the
+    caller has just read for these days, so they are not read twice."""
     if not use_cache or not days:
         return compute(days)
-    reference, generations = _generations(location, days)
+    if known is None:
+        known = generations(
+            organization_id=location.organization_id, location_id=location.pk, days=days
+        )
     value_keys = {
-        day: f"availability:{namespace}:{day.isoformat()}:r{reference}:d{generations[day]}"
+        day: f"availability:{namespace}:{day.isoformat()}:r{known.reference}:d{known.days[day]}"
         for day in days
     }
     found = cache.get_many(list(value_keys.values()))

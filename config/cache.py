@@ -196,36 +196,68 @@ class CircuitBreakerRedisCache(MeteredCacheMixin, RedisCache):
     def client(self):
         return _GuardedClient(super().client, self.breaker)
 
-    def sliding_window(self, key: str, *, now: float, duration: float, limit: int) -> float | None:
-        """Counts one request in `key`'s window in one round trip, as DRF's throttles count it
-        (the times of the requests of the last `duration` seconds, at most `limit`): None if it
-        was counted, else the time of the oldest request in the window."""
-        redis = self.client.get_client(write=True)  # refused at once while the breaker is open
+    def sliding_windows(
+        self, windows: dict[str, tuple[float, int]], *, now: float
+    ) -> dict[str, float | None]:
+        """Counts one request in each window ({key: (duration, limit)}) in one round trip, as
+        DRF's throttles count it (the times of the requests of the last `duration` seconds, at
+        most `limit`): for each key None if it was counted, else the time of the oldest request
+        in the window."""
+        redis = self._redis_client()
+        keys = list(windows)
+        limits = [value for key in keys for value in windows[key]]
         started = time.perf_counter()
         try:
-            counted, oldest = redis.eval(
-                SLIDING_WINDOW, 1, self.make_key(key), now, duration, limit, f"{now}:{uuid4().hex}"
+            answers = redis.eval(
+                SLIDING_WINDOWS,
+                len(keys),
+                *(self.make_key(key) for key in keys),
+                now,
+                *limits,
+                f"{now}:{uuid4().hex}",
             )
         except OUTAGE_ERRORS as error:
-            CACHE_ERRORS.labels("sliding_window").inc()
+            CACHE_ERRORS.labels("sliding_windows").inc()
             self.breaker.failed(error)
             raise ConnectionInterrupted(connection=None) from error
         finally:
-            CACHE_SECONDS.labels("sliding_window").observe(time.perf_counter() - started)
+            CACHE_SECONDS.labels("sliding_windows").observe(time.perf_counter() - started)
         self.breaker.succeeded()
-        return None if int(counted) else float(oldest)
+        return {
+            key: None if answer == b"" else float(answer)
+            for key, answer in zip(keys, answers, strict=True)
+        }
+
+    def _redis_client(self):
+        """redis-py's client, refused at once while the breaker is open. Taking it talks to no
+        one, so it neither closes the breaker (the guarded client would count it as an answer)
+        nor opens it: the command sent with it does."""
+        if not self.breaker.allows_call():
+            CACHE_ERRORS.labels("sliding_windows").inc()
+            raise ConnectionInterrupted(connection=None) from CacheUnavailable(
+                f"the cache breaker is open ({self.breaker.name})"
+            )
+        return super().client.get_client(write=True)
 
 
-# The requests of the window are a sorted set scored by time: drop those at or before its start
-# (DRF drops the same), refuse when full, else add this one.
-SLIDING_WINDOW = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  return {0, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+# The requests of each window are a sorted set scored by time: drop those at or before its start
+# (DRF drops the same), refuse when full (answer the oldest), else add this one (answer "").
+# ARGV: now, then a duration and a limit per key, then the request's member.
+SLIDING_WINDOWS = """
+local now = tonumber(ARGV[1])
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local duration, limit = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - duration)
+  if redis.call('ZCARD', key) >= limit then
+    answers[i] = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  else
+    redis.call('ZADD', key, now, ARGV[#ARGV])
+    redis.call('EXPIRE', key, math.ceil(duration))
+    answers[i] = ''
+  end
 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
-return {1, '0'}
+return answers
 """
 
 

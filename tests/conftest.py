@@ -4,6 +4,7 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.throttling import SimpleRateThrottle
 
+from bookings import reference_cache
 from tests.factories import UserFactory
 from tests.scenarios import NOW, Tenant
 
@@ -44,10 +45,13 @@ def fixed_now():
 
 @pytest.fixture
 def empty_cache():
-    """Availability and throttles live in the cache; each test starts and ends without them."""
+    """Availability and throttles live in the cache, reference data in the process; each test
+    starts and ends without them."""
     cache.clear()
+    reference_cache.forget_all()
     yield
     cache.clear()
+    reference_cache.forget_all()
 
 
 @pytest.fixture

@@ -1,17 +1,22 @@
 """The public catalogue of an organization: who it is, where, what it offers, when it is free.
 
 Every view runs in the organization's scope, entered by the tenant middleware from the URL.
+The lists and availability read the organization's reference data from the process's copy of
+its current generation (bookings.reference_cache): one query for the generation (availability:
+with its days') instead of a query per table, and the lists' bodies are written once per
+generation.
 Availability is served from the engine's cache; ConditionalGetMiddleware adds the ETag that lets
 a polling app get a bodiless 304 when nothing changed.
 """
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Location
+from bookings import availability_cache, reference_cache
 from bookings.api.serializers import (
     LocationSerializer,
     OrganizationSerializer,
@@ -20,8 +25,7 @@ from bookings.api.serializers import (
     ServiceSerializer,
     availability_body,
 )
-from bookings.models import Service, ServiceKind
-from bookings.selectors import offered_services, service_slots
+from bookings.selectors import days_between, offered_services, service_slots
 from config.api.views import PUBLIC, OrganizationEndpoint
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -57,6 +61,13 @@ class LocationListView(PublicEndpoint, generics.ListAPIView):
     def get_queryset(self):
         return Location.objects.prefetch_related("opening_hours").order_by("name", "pk")
 
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        reference = reference_cache.current_reference(request.organization.pk)
+        rows = reference.answer(
+            "locations", lambda: LocationSerializer(reference.locations.values(), many=True).data
+        )
+        return self.get_paginated_response(self.paginate_queryset(rows))
+
 
 class ServiceListView(PublicEndpoint, generics.ListAPIView):
     """What the organization offers, with prices in its currency."""
@@ -65,6 +76,13 @@ class ServiceListView(PublicEndpoint, generics.ListAPIView):
 
     def get_queryset(self):
         return offered_services()
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        reference = reference_cache.current_reference(request.organization.pk)
+        rows = reference.answer(
+            "services", lambda: ServiceSerializer(reference.services.values(), many=True).data
+        )
+        return self.get_paginated_response(self.paginate_queryset(rows))
 
 
 class ServiceDetailView(PublicEndpoint, generics.RetrieveAPIView):
@@ -84,24 +102,41 @@ class ServiceAvailabilityView(PublicEndpoint):
         responses={200: ServiceAvailabilitySerializer, 304: NOT_MODIFIED},
     )
     def get(self, request: Request, pk: int) -> Response:
-        service = get_object_or_404(
-            Service.objects.filter(is_active=True, kind=ServiceKind.APPOINTMENT), pk=pk
-        )
         query = ServiceAvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        location = query.validated_data["location"]
+        asked = query.validated_data
+        # One query: the generations of the days and of the reference data, which then comes
+        # from the process (bookings.reference_cache) and the days from the cache.
+        generations = availability_cache.generations(
+            organization_id=request.organization.pk,
+            location_id=asked["location"],
+            days=days_between(asked["date_from"], asked["date_to"]),
+        )
+        reference = reference_cache.reference_of(request.organization.pk, generations.reference)
+        service = reference.appointment_service(pk)
+        if service is None:
+            raise Http404("No Service matches the given query.")  # as get_object_or_404 says
+        location = reference.locations.get(asked["location"])
+        if location is None:
+            raise query.fields["location"].missing(asked["location"])
+        resource = None
+        if "resource" in asked:
+            resource = reference.resources.get(asked["resource"])
+            if resource is None:
+                raise query.fields["resource"].missing(asked["resource"])
         slots = service_slots(
             service=service,
             location=location,
-            date_from=query.validated_data["date_from"],
-            date_to=query.validated_data["date_to"],
-            resource=query.validated_data.get("resource"),
+            date_from=asked["date_from"],
+            date_to=asked["date_to"],
+            resource=resource,
+            generations=generations,
         )
         body = availability_body(
             service=service.pk,
             location=location,
-            date_from=query.validated_data["date_from"],
-            date_to=query.validated_data["date_to"],
+            date_from=asked["date_from"],
+            date_to=asked["date_to"],
             slots=slots,
         )
         return Response(body)

@@ -4,6 +4,7 @@ their UTC offset (`zoned`), and read only with an offset."""
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import CustomerSerializer
@@ -18,9 +19,11 @@ from bookings.models import (
     VehicleType,
 )
 from config.api.fields import (
+    ID_SCHEMA,
     AwareDateTimeField,
     CalendarDateField,
     RequestBody,
+    StrictIdMixin,
     StrictIntegerField,
     TextField,
     WallClockTimeField,
@@ -154,11 +157,27 @@ class DateRangeQuerySerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(ID_SCHEMA)
+class ReferenceIdField(StrictIdMixin, serializers.IntegerField):
+    """The id of a location or resource that the view finds in the organization's reference
+    data (bookings.reference_cache) rather than with a query; `missing` is its 400."""
+
+    default_error_messages = {
+        "does_not_exist": serializers.PrimaryKeyRelatedField.default_error_messages[
+            "does_not_exist"
+        ]
+    }
+
+    def missing(self, pk: int) -> serializers.ValidationError:
+        return serializers.ValidationError(
+            {self.field_name: [self.error_messages["does_not_exist"].format(pk_value=pk)]},
+            code="does_not_exist",
+        )
+
+
 class ServiceAvailabilityQuerySerializer(DateRangeQuerySerializer):
-    location = ScopedPrimaryKeyRelatedField(Location)
-    resource = ScopedPrimaryKeyRelatedField(
-        Resource, required=False, help_text="Only this resource (a chosen barber)."
-    )
+    location = ReferenceIdField()
+    resource = ReferenceIdField(required=False, help_text="Only this resource (a chosen barber).")
 
 
 class SlotSerializer(serializers.Serializer):

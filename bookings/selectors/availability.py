@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from accounts.models import Location
-from bookings import availability_cache
+from bookings import availability_cache, reference_cache
 from bookings.errors import (
     LocationClosed,
     OffGrid,
@@ -27,7 +27,15 @@ from bookings.errors import (
     TooFarAhead,
     TooSoon,
 )
-from bookings.models import Booking, Closure, Occupancy, OpeningHours, Service, ServiceKind
+from bookings.models import (
+    Booking,
+    Closure,
+    Occupancy,
+    OccupancyRange,
+    OpeningHours,
+    Service,
+    ServiceKind,
+)
 from bookings.policy import HOLDING_STATUSES
 from fleet.models import Car, Resource
 
@@ -43,7 +51,8 @@ class Slot:
     resource_ids: tuple[int, ...]
 
 
-def _days(date_from: date, date_to: date) -> list[date]:
+def days_between(date_from: date, date_to: date) -> list[date]:
+    """The local days from date_from to date_to, both included."""
     return [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
 
 
@@ -190,11 +199,23 @@ def period_refusal(
 
 
 def occupancies_in_window(resource_ids: Iterable[int], window: Interval) -> QuerySet:
-    """(resource, start, end) of what overlaps the window; served by occupancy_resource_window."""
+    """(resource, start, end) of what overlaps the window.
+
+    Asked as "whose occupancy_range overlaps the window's range of each resource", the question
+    the exclusion constraint's GiST index answers bounded on both sides: a B-tree on (resource,
+    ends_at) bounds only one, and read every later occupancy of the resource, a cost that grew
+    with the booked horizon (docs/indexes.md, "Availability at 1M bookings").
+    """
+    span = OccupancyRange(F("resource_id"), F("starts_at"), F("ends_at"))
+    overlapping = Q()
+    for resource_id in resource_ids:
+        window_of_resource = OccupancyRange(Value(resource_id), Value(window[0]), Value(window[1]))
+        overlapping |= Q(span__overlap=window_of_resource)
+    if not overlapping:
+        return Occupancy.objects.none().values_list("resource_id", "starts_at", "ends_at")
     return (
-        Occupancy.objects.filter(
-            resource_id__in=list(resource_ids), starts_at__lt=window[1], ends_at__gt=window[0]
-        )
+        Occupancy.objects.alias(span=span)
+        .filter(overlapping)
         .order_by("resource_id", "starts_at")
         .values_list("resource_id", "starts_at", "ends_at")
     )
@@ -290,32 +311,47 @@ def service_slots(
     now: datetime | None = None,
     use_cache: bool = True,
     notice: timedelta | None = None,
+    generations: availability_cache.Generations | None = None,
 ) -> list[Slot]:
     """Free slots of an appointment service at a location between two local dates (inclusive).
 
     With `resource`, only that resource (a chosen barber); otherwise any resource serving it.
     `notice` is how soon a slot may start (the service's minimum notice unless the desk books:
-    bookings.policy.booking_notice).
+    bookings.policy.booking_notice). `generations`: those of these days, when the caller has
+    just read them (the API reads them first, to find the service in the reference data).
+
+    From the cache, the serving resources come from the process's reference data of the
+    generation read with the days (bookings.reference_cache): one query in all when the days
+    are cached. Uncached (use_cache=False), everything is read from the database.
     """
     if service.kind != ServiceKind.APPOINTMENT or not service.is_active or date_to < date_from:
         return []
     now = now or timezone.now()
-    resource_ids = [
-        r.pk for r in bookable_resources(service=service, location=location, resource=resource)
-    ]
+    days = days_between(date_from, date_to)
+    resource_id = resource.pk if resource else None
+    if use_cache:
+        generations = generations or availability_cache.generations(
+            organization_id=location.organization_id, location_id=location.pk, days=days
+        )
+        reference = reference_cache.reference_of(location.organization_id, generations.reference)
+        resource_ids = reference.serving(service.pk, location.pk, resource_id)
+    else:
+        resource_ids = [
+            r.pk for r in bookable_resources(service=service, location=location, resource=resource)
+        ]
     if not resource_ids:
         return []
-    days = _days(date_from, date_to)
 
     def compute(missing: list[date]) -> dict[date, list[Slot]]:
         return _slots_by_day(service, location, resource_ids, missing)
 
     by_day = availability_cache.cached_days(
-        namespace=f"slots:{service.pk}:{location.pk}:{resource.pk if resource else 'any'}",
+        namespace=f"slots:{service.pk}:{location.pk}:{resource_id or 'any'}",
         location=location,
         days=days,
         compute=compute,
         use_cache=use_cache,
+        known=generations,
     )
 
     if notice is None:
@@ -359,7 +395,7 @@ def car_free_periods(
     """When a car is free between two local dates (inclusive), as merged [start, end) periods."""
     resource = car.resource
     location = resource.location
-    days = _days(date_from, date_to)
+    days = days_between(date_from, date_to)
 
     def compute(missing: list[date]) -> dict[date, list[Interval]]:
         window = (
@@ -407,7 +443,7 @@ def bookings_during_closure(closure: Closure) -> list[Booking]:
     )
     overlaps = Q(pk__in=[])
     for location in locations:
-        for day in _days(closure.first_day, closure.last_day):
+        for day in days_between(closure.first_day, closure.last_day):
             opens = _local(day, closure.starts_at or time(0), location)
             closes = (
                 _local(day, closure.ends_at, location)

@@ -20,9 +20,12 @@ class SimpleRateThrottle(throttling.SimpleRateThrottle):
 
 
 class WindowInRedis(SimpleRateThrottle):
-    """DRF's count in one Redis round trip (`CircuitBreakerRedisCache.sliding_window`) instead
-    of a read and a write of the whole history: the throttles every API request passes. Without
-    Redis, or while it is down, DRF's own count in `throttle_cache`."""
+    """DRF's count in Redis (`CircuitBreakerRedisCache.sliding_windows`) instead of a read and a
+    write of the whole history: the throttles every API request passes. The first of a view's
+    throttles counts the request in all of their windows in one round trip and leaves the
+    others their answers on the request (an anonymous read passes two: DRF's user throttle
+    counts it by address too). Without Redis, or while it is down, DRF's own count in
+    `throttle_cache`."""
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
@@ -31,19 +34,40 @@ class WindowInRedis(SimpleRateThrottle):
         if self.key is None:
             return True
         shared = caches["default"]
-        if not hasattr(shared, "sliding_window") or cache_skipped(shared):
+        if not hasattr(shared, "sliding_windows") or cache_skipped(shared):
             return super().allow_request(request, view)
         self.now = self.timer()
         try:
-            oldest = shared.sliding_window(
-                f"{self.key}:window", now=self.now, duration=self.duration, limit=self.num_requests
-            )
+            oldest = self._count(shared, request, view)
         except ConnectionInterrupted:
             return super().allow_request(request, view)
         if oldest is None:
             return True
         self.history = [oldest] * self.num_requests  # what DRF's wait() reads of a full window
         return self.throttle_failure()
+
+    def _count(self, shared, request, view) -> float | None:
+        """This window's answer: counted with the view's other throttles' on the first call."""
+        window = f"{self.key}:window"
+        counted = getattr(request, "_counted_windows", {})
+        if window not in counted:
+            windows = {window: (self.duration, self.num_requests)}
+            for throttle in view.get_throttles() if view is not None else ():
+                other = (
+                    throttle.window(request, view) if isinstance(throttle, WindowInRedis) else None
+                )
+                if other is not None:
+                    windows.setdefault(other[0], other[1])
+            counted = shared.sliding_windows(windows, now=self.now)
+            if view is not None:
+                request._counted_windows = counted
+        return counted.pop(window)
+
+    def window(self, request, view) -> tuple[str, tuple[float, int]] | None:
+        """This throttle's window for the request, or None if it does not count it."""
+        if self.rate is None or (key := self.get_cache_key(request, view)) is None:
+            return None
+        return f"{key}:window", (self.duration, self.num_requests)
 
 
 class AnonRateThrottle(throttling.AnonRateThrottle, WindowInRedis):
@@ -55,7 +79,14 @@ class UserRateThrottle(throttling.UserRateThrottle, WindowInRedis):
 
 
 class ScopedRateThrottle(throttling.ScopedRateThrottle, WindowInRedis):
-    pass
+    def window(self, request, view) -> tuple[str, tuple[float, int]] | None:
+        # DRF learns the scope and its rate in allow_request; a window asked for first needs them.
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return None
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().window(request, view)
 
 
 class PageThrottle(WindowInRedis):

@@ -22,10 +22,12 @@ def queries(client, path: str) -> int:
     [
         # the organization (the tenant middleware) is the answer
         ("/api/v1/organizations/alpha/", 1),
-        # organization, the page's count, services, their vehicle prices, their resources
-        ("/api/v1/organizations/alpha/services/", 5),
-        # organization, service, location, resources, generations; the days from the cache
-        ("AVAILABILITY", 5),
+        # organization, the reference generation; the body written once per generation
+        ("/api/v1/organizations/alpha/services/", 2),
+        ("/api/v1/organizations/alpha/locations/", 2),
+        # organization, the generations (reference and days); service, location and resources
+        # from the process's reference data of that generation, the days from the cache
+        ("AVAILABILITY", 2),
     ],
 )
 def test_catalogue_and_cached_availability_reads(alpha: ApiTenant, api, path, pinned):

@@ -36,8 +36,8 @@ def test_the_car_search(shop, client):
 
 def test_a_day_of_free_times_from_the_cache(shop, client):
     """The day page a customer picks a time on: the organization, the service with its vehicle
-    prices and resources (the bookable ones are picked from those), the location, the people to
-    choose from and the generations; the slots come from the cache."""
+    prices and resources, the location, the people to choose from and the generations; the
+    bookable resources come from the process's reference data, the slots from the cache."""
     url = shop.url("service-day", shop.wash.pk, shop.location.slug, MONDAY)
     client.get(url)  # warm
     assert _queries(client, url) == DAY_PAGE_QUERIES

@@ -93,7 +93,9 @@ class Load:
         while not self._stopping.is_set() and time.monotonic() < self._deadline:
             kind = chance.choices(kinds, weights)[0]
             if kind == "catalogue":
-                self._call(kind, f"{api}/services/", expect={200})
+                # A service's page: a replica's read (the lists come from the process's
+                # reference data, bookings.reference_cache).
+                self._call(kind, f"{api}/services/{self.catalogue.service}/", expect={200})
             elif kind == "page":
                 self._call(kind, f"/{self.catalogue.organization}/", expect={200}, parse=False)
             elif kind == "availability":
