@@ -18,7 +18,7 @@ from accounts.models import (
     Organization,
     User,
 )
-from accounts.selectors import phone_search_digits
+from accounts.selectors import customer_search
 from accounts.services import (
     membership_create,
     membership_exists,
@@ -207,18 +207,18 @@ class CustomerAdmin(TenantModelAdmin):
 
     list_display = ["full_name", "email", "phone", "organization", "has_account", "created_at"]
     list_filter = [("organization", PermittedRelatedListFilter), "created_at"]
-    search_fields = ["full_name", "email", "phone"]
+    # Email and phone are encrypted: customer_search finds them whole, by their blind index.
+    search_fields = ["full_name"]
+    search_help_text = "A name or part of one, a whole email address, or a phone number."
     list_select_related = ["organization"]
     readonly_fields = ["user", "created_at"]
     date_hierarchy = "created_at"
 
     def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        digits = phone_search_digits(search_term)
-        if digits:
-            # Narrowed from the same queryset, so the roles' rows and the tenant wall still hold.
-            results |= queryset.filter(phone__contains=digits)
-        return results, may_have_duplicates
+        if not search_term.strip():
+            return queryset, False
+        # Narrowed from the same queryset, so the roles' rows and the tenant wall still hold.
+        return queryset.filter(customer_search(search_term)), False
 
     @admin.display(description="Account", boolean=True)
     def has_account(self, obj: Customer) -> bool:

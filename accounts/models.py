@@ -18,6 +18,15 @@ from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
+from config.encryption import (
+    BlindIndexedModel,
+    BlindIndexField,
+    EncryptedEmailField,
+    EncryptedMixin,
+    EncryptedPhoneNumberField,
+    blind_index,
+)
+
 
 class LowercaseEmailField(models.EmailField):
     """An email stored and looked up in lower case, so uniqueness is case-insensitive."""
@@ -36,6 +45,10 @@ class LowercaseEmailField(models.EmailField):
             value = value.lower()
             setattr(model_instance, self.attname, value)  # the instance matches the row
         return value
+
+
+class EncryptedLowercaseEmailField(EncryptedMixin, LowercaseEmailField):
+    """A customer's email: lower-cased, then encrypted at rest (config/encryption.py)."""
 
 
 def lowercase_email_constraint(model_name: str) -> models.CheckConstraint:
@@ -67,7 +80,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = LowercaseEmailField(unique=True)
     full_name = models.CharField(max_length=150, blank=True)
-    phone = PhoneNumberField(blank=True)
+    phone = EncryptedPhoneNumberField(blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     # Set when the person opened a verification (or password reset) link sent to `email`: the
@@ -273,16 +286,19 @@ class Membership(TenantModel):
         )
 
 
-class Customer(TenantModel):
+class Customer(BlindIndexedModel, TenantModel):
     """Someone who books with an organization; an account is optional (guests book by email).
 
     A walk-in booked at the desk may give only a name and a phone number, so email is optional
-    here (the booking pages and the API always ask for it).
+    here (the booking pages and the API always ask for it). Email and phone are encrypted at
+    rest and found through their blind indexes (`email_is`, `phone_is`; config/encryption.py).
     """
 
     full_name = models.CharField(max_length=200)
-    email = LowercaseEmailField(blank=True)
-    phone = PhoneNumberField(blank=True)
+    email = EncryptedLowercaseEmailField(blank=True)
+    email_index = BlindIndexField(source="email", kind="email")
+    phone = EncryptedPhoneNumberField(blank=True)
+    phone_index = BlindIndexField(source="phone", kind="phone")
     user = models.ForeignKey(
         User,
         on_delete=models.SET_NULL,
@@ -296,18 +312,37 @@ class Customer(TenantModel):
     class Meta:
         ordering = ["organization", "full_name"]
         constraints = [
+            # Through the blind index: the same email always hashes alike, its ciphertexts never.
             models.UniqueConstraint(
-                fields=["organization", "email"],
-                condition=~Q(email=""),
+                fields=["organization", "email_index"],
+                condition=~Q(email_index=""),
                 name="one_customer_per_email_and_organization",
                 violation_error_message="This organization already has a customer with this email.",
             ),
-            lowercase_email_constraint("customer"),
+        ]
+        indexes = [
+            # Linking an account's verified email to its guest profiles in every organization.
+            models.Index(fields=["email_index"], name="customer_email_index"),
+            models.Index(fields=["organization", "phone_index"], name="customer_phone_index"),
         ]
 
     def __str__(self) -> str:
         contact = self.email or self.phone
         return f"{self.full_name} <{contact}>" if contact else self.full_name
+
+    @staticmethod
+    def email_is(email: str, *, path: str = "") -> Q:
+        """Rows whose customer (at `path`, e.g. "customer__") has this email however cased;
+        none for an empty one."""
+        index = blind_index("email", email)
+        return Q(**{f"{path}email_index": index}) if index else Q(pk__in=[])
+
+    @staticmethod
+    def phone_is(phone: object, *, path: str = "") -> Q:
+        """Rows whose customer has this phone number however typed (national numbers in
+        PHONENUMBER_DEFAULT_REGION); none for a value that is no valid number."""
+        index = blind_index("phone", phone)
+        return Q(**{f"{path}phone_index": index}) if index else Q(pk__in=[])
 
 
 class EmailStatus(models.TextChoices):
@@ -342,7 +377,7 @@ class AccountEmail(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_emails")
     kind = models.CharField(max_length=16, choices=AccountEmailKind.choices)
-    to = models.EmailField()
+    to = EncryptedEmailField()
     status = models.CharField(
         max_length=8, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )

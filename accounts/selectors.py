@@ -14,25 +14,23 @@ PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
 PHONE_MIN_DIGITS = 6
 
 
-def phone_search_digits(term: str) -> str | None:
-    """The digits to look for in stored numbers (E.164, "+358401234567") when `term` is a
-    phone number however it was typed: "040 123 4567" (national: the trunk 0 dropped),
-    "+358 40 1234567", "00358401234567" (international: the 00 dropped). None otherwise."""
-    term = term.strip()
-    if not PHONE_LIKE.match(term):
-        return None
-    digits = re.sub(r"\D", "", term).lstrip("0")
-    return digits if len(digits) >= PHONE_MIN_DIGITS else None
+def customer_search(term: str, *, path: str = "") -> Q:
+    """Customers (at `path`, e.g. "customer__") whose name contains `term`, whose email is
+    `term` (any case), or whose phone is the number `term` spells however it was typed
+    ("040 123 4567", "+358 40 1234567", "00358401234567"). Email and phone are encrypted, so
+    they match whole, through their blind indexes (config/encryption.py), never in part."""
+    term = term.replace("\x00", "").strip()
+    condition = Q(**{f"{path}full_name__icontains": term})
+    if "@" in term:
+        condition |= Customer.email_is(term, path=path)
+    if PHONE_LIKE.match(term) and len(re.sub(r"\D", "", term)) >= PHONE_MIN_DIGITS:
+        condition |= Customer.phone_is(term, path=path)
+    return condition
 
 
 def customers_matching(customers: QuerySet[Customer], term: str) -> QuerySet[Customer]:
-    """The customers (of a queryset the caller may see) whose name or email contains `term`,
-    or whose phone is the number `term` spells; alphabetical."""
-    term = term.replace("\x00", "").strip()
-    condition = Q(full_name__icontains=term) | Q(email__icontains=term)
-    if digits := phone_search_digits(term):
-        condition |= Q(phone__contains=digits)
-    return customers.filter(condition).order_by("full_name", "pk")
+    """The customers (of a queryset the caller may see) `customer_search` finds; alphabetical."""
+    return customers.filter(customer_search(term)).order_by("full_name", "pk")
 
 
 # fleet.Resource.kind of a staff member's own time; named as data, as accounts may not import fleet.

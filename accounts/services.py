@@ -146,7 +146,8 @@ def customer_for_account(*, organization: Organization, user: User) -> Customer:
     is the user's, and linking would show the guest's earlier bookings to whoever signed up.
     """
     scoped = Customer.objects.with_scope(organization=organization.pk)
-    customer = scoped.filter(user=user).first() or scoped.filter(email=user.email).first()
+    customer = scoped.filter(user=user).first()
+    customer = customer or scoped.filter(Customer.email_is(user.email)).first()
     if customer is not None:
         return customer
     try:
@@ -172,7 +173,7 @@ def customer_for_guest(
     """
     email = User.objects.normalize_email(email).lower()
     scoped = Customer.objects.with_scope(organization=organization.pk)
-    customer = scoped.filter(email=email).first()
+    customer = scoped.filter(Customer.email_is(email)).first()
     if customer is None:
         try:
             with transaction.atomic():
@@ -180,7 +181,7 @@ def customer_for_guest(
                     organization=organization, email=email, full_name=full_name, phone=phone
                 )
         except IntegrityError:  # the same guest's two bookings arrived together
-            customer = scoped.get(email=email)
+            customer = scoped.get(Customer.email_is(email))
     if phone and not customer.phone:
         customer.phone = phone
         customer.save(update_fields=["phone"])
@@ -197,9 +198,9 @@ def customer_for_desk(
     email = User.objects.normalize_email(email).lower() if email else ""
     customer = None
     if email:
-        customer = scoped.filter(email=email).first()
+        customer = scoped.filter(Customer.email_is(email)).first()
     if customer is None and phone:
-        customer = scoped.filter(phone=phone).order_by("pk").first()
+        customer = scoped.filter(Customer.phone_is(phone)).order_by("pk").first()
     if customer is not None:
         return customer
     if email:
@@ -281,7 +282,9 @@ def _account_email_proven(user: User) -> int:
         user.save(update_fields=["email_verified_at"])
     # Across tenants on purpose: a person's guest profiles are wherever they booked.
     with scopes_disabled():
-        return Customer.objects.filter(email=user.email, user__isnull=True).update(user=user)
+        return Customer.objects.filter(Customer.email_is(user.email), user__isnull=True).update(
+            user=user
+        )
 
 
 @transaction.atomic
@@ -375,7 +378,12 @@ def account_delete(*, actor: User, password: str) -> None:
         ).delete()
         profiles = list(Customer.objects.filter(user=user).values_list("pk", flat=True))
         Customer.objects.filter(pk__in=profiles).update(
-            full_name=DELETED_CUSTOMER_NAME, email="", phone="", user=None
+            full_name=DELETED_CUSTOMER_NAME,
+            email="",
+            email_index="",  # an update() skips save(), which keeps the indexes otherwise
+            phone="",
+            phone_index="",
+            user=None,
         )
     user.email = f"deleted-{user.pk}@deleted.invalid"
     user.full_name = ""

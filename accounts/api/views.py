@@ -37,6 +37,7 @@ from accounts.api.throttling import (
 from accounts.audit import audit_customers_shown
 from accounts.models import AuditAction, Customer, User
 from accounts.roles import permitted
+from accounts.selectors import customer_search
 from accounts.services import (
     account_delete,
     account_email_verify,
@@ -280,7 +281,7 @@ class CustomerSearchSerializer(serializers.Serializer):
         required=False,
         max_length=100,
         trim_whitespace=False,  # as the schema says: any 1 to 100 characters, spaces too
-        help_text="Part of the name, email or phone number.",
+        help_text="Part of the name, a whole email address, or a phone number.",
     )
 
 
@@ -310,9 +311,5 @@ class CustomerLookupView(OrganizationEndpoint, generics.ListAPIView):
             self.request.user, self.required_permission, Customer.objects.order_by("full_name")
         )
         if search := query.validated_data.get("search"):
-            customers = customers.filter(
-                Q(full_name__icontains=search)
-                | Q(email__icontains=search)
-                | Q(phone__icontains=search)
-            )
+            customers = customers.filter(customer_search(search))
         return customers

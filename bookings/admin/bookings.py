@@ -12,7 +12,8 @@ from django.utils.html import format_html
 from accounts import roles
 from accounts.admin_site import PermittedRelatedListFilter, TenantModelAdmin, view_permission
 from accounts.audit import audit_record
-from accounts.models import AuditAction
+from accounts.models import AuditAction, Customer
+from accounts.selectors import customer_search
 from bookings import notifications
 from bookings.models import (
     Booking,
@@ -197,7 +198,9 @@ class BookingAdmin(TenantModelAdmin):
         "payment_status",
         "source",
     ]
-    search_fields = ["code", "customer__full_name", "customer__email"]
+    # The customer's email and phone are encrypted: get_search_results finds them whole.
+    search_fields = ["code", "customer__full_name"]
+    search_help_text = "A code, a customer's name, whole email address or phone number."
     list_select_related = ["customer", "service", "resource", "location"]
     date_hierarchy = "starts_at"
     inlines = [OutboxEmailInline]
@@ -232,6 +235,12 @@ class BookingAdmin(TenantModelAdmin):
         _lifecycle_action(booking_mark_no_show, "Mark as no-show"),
         _lifecycle_action(booking_cancel, "Cancel", reason="Cancelled by staff"),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            results |= queryset.filter(customer_search(search_term, path="customer__"))
+        return results, may_have_duplicates
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(ADD_BOOKING)
@@ -308,7 +317,8 @@ class OutboxEmailAdmin(TenantModelAdmin):
 
     list_display = ["kind", "booking_code", "to", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "kind", ("booking__location", PermittedRelatedListFilter)]
-    search_fields = ["booking__code", "to"]
+    search_fields = ["booking__code"]
+    search_help_text = "A booking's code, or its customer's whole email address."
     list_select_related = ["booking"]
     fields = readonly_fields = [
         "booking",
@@ -325,6 +335,13 @@ class OutboxEmailAdmin(TenantModelAdmin):
         "calendar_text",
     ]
     actions = ["email_send_again"]
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if "@" in search_term:
+            email = search_term.strip()
+            results |= queryset.filter(Customer.email_is(email, path="booking__customer__"))
+        return results, may_have_duplicates
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # emails are written with the booking change they are about

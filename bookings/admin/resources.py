@@ -79,7 +79,7 @@ class MaintenanceAdmin(TenantModelAdmin):
 class CarReviewAdmin(TenantModelAdmin):
     list_display = ["car", "rating", "status", "customer", "created_at", "moderated_by"]
     list_filter = ["status", "rating", ("car", PermittedRelatedListFilter)]
-    search_fields = ["comment", "customer__full_name", "car__make", "car__model"]
+    search_fields = ["customer__full_name", "car__make", "car__model"]  # comment: encrypted
     list_select_related = ["car", "customer", "moderated_by"]
     readonly_fields = [
         "organization",

@@ -7,6 +7,7 @@ from django.db.models import F, Func, Q
 
 from accounts.models import Customer, Location, TenantModel, User
 from bookings.models.catalogue import Service, VehicleType
+from config.encryption import EncryptedCharField, EncryptedTextField
 from fleet.models import Resource
 
 
@@ -79,10 +80,10 @@ class Booking(TenantModel):
     created_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    notes = models.TextField(blank=True)
+    notes = EncryptedTextField(blank=True)
     # The booking form's one-time key: a form posted twice (a double click, a reload) books once.
     submission_key = models.CharField(max_length=32, blank=True, editable=False)
-    cancellation_reason = models.CharField(max_length=500, blank=True)
+    cancellation_reason = EncryptedCharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

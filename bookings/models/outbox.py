@@ -7,6 +7,7 @@ from django_scopes import ScopedManager
 
 from accounts.models import EmailStatus, TenantModel
 from bookings.models.booking import Booking
+from config.encryption import EncryptedEmailField, EncryptedTextField
 
 
 class EmailKind(models.TextChoices):
@@ -39,11 +40,12 @@ class OutboxEmail(TenantModel):
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=12, choices=EmailKind.choices)
     event_key = models.CharField(max_length=64)
-    to = models.EmailField()
+    # The recipient and the bodies carry the customer's contact details: encrypted at rest.
+    to = EncryptedEmailField()
     subject = models.CharField(max_length=255)
-    body_text = models.TextField()
-    body_html = models.TextField()
-    calendar = models.TextField(help_text="The .ics attachment (iCalendar).")
+    body_text = EncryptedTextField()
+    body_html = EncryptedTextField()
+    calendar = EncryptedTextField(help_text="The .ics attachment (iCalendar).")
     # The booking's fields as the event left them; the bodies above are rendered from it when
     # the email is sent (empty until then). Null for emails rendered when they were written.
     snapshot = models.JSONField(null=True, blank=True, editable=False)

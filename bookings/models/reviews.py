@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from accounts.models import Customer, TenantModel, User
 from bookings.models.booking import Booking
+from config.encryption import EncryptedTextField
 from fleet.models import Car
 
 
@@ -25,7 +26,7 @@ class CarReview(TenantModel):
     rating = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
-    comment = models.TextField(blank=True)
+    comment = EncryptedTextField(blank=True)
     status = models.CharField(
         max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
     )

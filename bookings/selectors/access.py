@@ -27,7 +27,11 @@ def access_booking(actor: User, code: str, permission: str) -> Booking:
 def booking_by_code_and_email(code: str, email: str) -> Booking | None:
     """A guest's way back to their booking without its link: both must match (in the scope of
     the URL's organization)."""
-    return Booking.objects.filter(code=code, customer__email=email.lower()).first()
+    return (
+        Booking.objects.filter(code=code)
+        .filter(Customer.email_is(email, path="customer__"))
+        .first()
+    )
 
 
 def account_bookings(user) -> QuerySet:

@@ -5,6 +5,8 @@ with nothing configured: no DATABASE_URL -> embedded PostgreSQL, no REDIS_URL ->
 cache, no CELERY_BROKER_URL -> tasks run eagerly in-process. `.env.example` lists every variable.
 """
 
+import base64
+import hashlib
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A lost connection retried once for reads; a lock or statement timeout answered 503.
     "config.database.DatabaseFaultMiddleware",
+    # A record whose encrypted personal data fails its check answers 409, not 500.
+    "config.encryption.UnreadableCiphertextMiddleware",
     # 400 for a NUL or lone surrogate anywhere in the request, before anything reaches PostgreSQL.
     "config.api.storable.StorableTextMiddleware",
     # ETag and 304 for every GET: a polling app re-downloads availability only when it changed.
@@ -523,6 +527,48 @@ def networks_checked(cidrs: list[str]) -> list[str]:
 
 
 METRICS_ALLOWED_IPS = networks_checked(METRICS_ALLOWED_IPS)
+
+# --- Personal data encrypted at rest (config/encryption.py, docs/operations.md) ---------------
+# FIELD_ENCRYPTION_KEYS: Fernet keys, comma-separated; the first encrypts, all decrypt.
+# BLIND_INDEX_KEY: the HMAC key of the lookup hashes (a customer's email and phone).
+# Development and tests derive both from SECRET_KEY; production has no default.
+
+
+def derived_secret(purpose: str) -> str:
+    """A key for `purpose` made from SECRET_KEY: development and tests only."""
+    digest = hashlib.sha256(f"{purpose}:{SECRET_KEY}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def fernet_keys_checked(keys: list[str]) -> list[str]:
+    """The keys, or a start-up error naming the one that is not a Fernet key."""
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: at least one key is needed.")
+    for position, key in enumerate(keys, start=1):
+        try:
+            if len(base64.urlsafe_b64decode(key.encode())) != 32:
+                raise ValueError
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS: key {position} is not a Fernet key (32 url-safe "
+                'base64 bytes; make one with `python -c "from cryptography.fernet import '
+                'Fernet; print(Fernet.generate_key().decode())"`).'
+            ) from None
+    return keys
+
+
+def blind_index_key_checked(key: str) -> str:
+    if len(key) < 32:
+        raise ImproperlyConfigured("BLIND_INDEX_KEY: use at least 32 random characters.")
+    return key
+
+
+FIELD_ENCRYPTION_KEYS = fernet_keys_checked(
+    env.list("FIELD_ENCRYPTION_KEYS", default=[derived_secret("field-encryption")])
+)
+BLIND_INDEX_KEY = blind_index_key_checked(
+    env("BLIND_INDEX_KEY", default=derived_secret("blind-index"))
+)
 
 # Every process logs statements slower than this (config/operations/insight.py); 0 turns it off.
 DATABASE_SLOW_STATEMENT_MS = env.int("DATABASE_SLOW_STATEMENT_MS", default=500)

@@ -4,13 +4,18 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import (
+    blind_index_key_checked,
     database_from_environment,
     env,
+    fernet_keys_checked,
     networks_checked,
     replica_databases,
 )
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
+# The personal data's keys (config/encryption.py): none derived here, a missing one stops start-up.
+FIELD_ENCRYPTION_KEYS = fernet_keys_checked(env.list("FIELD_ENCRYPTION_KEYS"))
+BLIND_INDEX_KEY = blind_index_key_checked(env("BLIND_INDEX_KEY"))
 DEBUG = False
 DATABASES = {
     "default": database_from_environment(embedded_fallback=False),

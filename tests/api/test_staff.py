@@ -114,13 +114,18 @@ def test_an_unknown_move_is_a_404(alpha, api):
     assert response.status_code == 404
 
 
-def test_customers_are_found_by_part_of_name_email_or_phone(alpha, api):
+def test_customers_are_found_by_part_of_name_or_whole_email_or_phone(alpha, api):
     client = api(alpha.staff)
 
     by_name = client.get(f"{STAFF}customers/?search=alpha cust").json()["results"]
-    by_phone = client.get(f"{STAFF}customers/?search=40123").json()["results"]
+    by_phone = client.get(f"{STAFF}customers/?search=040 123 4567").json()["results"]
+    by_email = client.get(f"{STAFF}customers/?search=CUSTOMER@Alpha.example").json()["results"]
     nobody = client.get(f"{STAFF}customers/?search=zebra").json()["results"]
+    # Email and phone are encrypted: only the whole of either is found (its blind index).
+    part_of_email = client.get(f"{STAFF}customers/?search=customer@alpha").json()["results"]
+    part_of_phone = client.get(f"{STAFF}customers/?search=40123").json()["results"]
 
     assert [c["email"] for c in by_name] == [alpha.customer.email]
     assert [c["email"] for c in by_phone] == [alpha.customer.email]
-    assert nobody == []
+    assert [c["email"] for c in by_email] == [alpha.customer.email]
+    assert nobody == part_of_email == part_of_phone == []
