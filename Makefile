@@ -45,17 +45,19 @@ run: seed
 
 # Production settings under gunicorn (config/gunicorn.conf.py) against the services named in the
 # environment: migrate, collect the static files (WhiteNoise serves them), serve on $(HOST):$(PORT).
-# A local rehearsal of a deployment, so plain http and a throwaway signing key unless set.
+# A local rehearsal of a deployment, so plain http and a throwaway signing key unless set; the
+# personal data's keys are never made up here (data written under a lost key is lost with it).
 SERVE_ENV := DJANGO_SETTINGS_MODULE=config.settings.production \
 	DJANGO_SECURE_SSL_REDIRECT=$${DJANGO_SECURE_SSL_REDIRECT:-false} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}
 
 serve: install
-	@missing=""; for name in DATABASE_URL REDIS_URL CELERY_BROKER_URL; do \
+	@missing=""; for name in DATABASE_URL REDIS_URL CELERY_BROKER_URL FIELD_ENCRYPTION_KEYS BLIND_INDEX_KEY; do \
 		[ -n "$$(printenv $$name)" ] || missing="$$missing $$name"; done; \
 	if [ -n "$$missing" ]; then \
-		echo "make serve runs the production settings and needs:$$missing (see .env.example)"; \
+		echo "make serve runs the production settings and needs:$$missing (see .env.example;"; \
+		echo "the two keys: docs/operations.md, \"Personal data encrypted at rest\")"; \
 		exit 2; fi
 	$(SERVE_ENV) $(BIN)/python manage.py migrate --noinput
 	$(SERVE_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django_scopes import scopes_disabled
 
 from accounts.models import Role
@@ -129,3 +130,17 @@ def test_customers_are_found_by_part_of_name_or_whole_email_or_phone(alpha, api)
     assert [c["email"] for c in by_phone] == [alpha.customer.email]
     assert [c["email"] for c in by_email] == [alpha.customer.email]
     assert nobody == part_of_email == part_of_phone == []
+
+
+def test_a_customer_whose_stored_email_was_altered_answers_409_not_500(alpha, api):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_customer SET email = left(email, -4) || 'AAAA' WHERE id = %s",
+            [alpha.customer.pk],
+        )
+
+    response = api(alpha.staff).get(f"{STAFF}customers/?search=alpha cust")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "unreadable_personal_data"
+    assert "customer@alpha.example" not in response.content.decode()

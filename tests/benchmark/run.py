@@ -12,6 +12,7 @@ PostgreSQL; REDIS_URL or a private redis-server; CELERY_BROKER_URL or none (emai
 the outbox, as they would with the broker down). wrk comes from Debian (`apt-get install wrk`).
 """
 
+import base64
 import calendar
 import json
 import os
@@ -95,6 +96,11 @@ def run(wrk: str, folder: Path, redis_url: str) -> None:
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+        # Fixed, so a benchmark database kept from an earlier run stays readable.
+        "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(
+            b"bench-only-field-key".ljust(32, b"x")
+        ).decode(),
+        "BLIND_INDEX_KEY": "bench-only-blind-index-key-" + "x" * 20,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         # The throttles stay in force (their cost is measured) with limits a race never meets.

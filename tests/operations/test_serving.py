@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tests.celery.worker import database_url
@@ -51,6 +52,7 @@ def static_root(tmp_path_factory) -> Path:
         | {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "DJANGO_SECRET_KEY": "collectstatic",
+            **encryption_keys(),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "STATIC_ROOT": str(root),
         },
@@ -60,10 +62,19 @@ def static_root(tmp_path_factory) -> Path:
     return root
 
 
+def encryption_keys() -> dict[str, str]:
+    """The test run's own keys: the server reads the rows this process wrote."""
+    return {
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "BLIND_INDEX_KEY": settings.BLIND_INDEX_KEY,
+    }
+
+
 def production_env(static_root: Path, **more: str) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "a-secret-key-for-the-serving-test-only",
+        **encryption_keys(),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": database_url(connection.settings_dict),  # the test database
         "STATIC_ROOT": str(static_root),
