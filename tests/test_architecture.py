@@ -3,7 +3,7 @@
 Layers, lowest first; a module may import its own layer and those below it, never above:
 
     kit        config.api (errors, fields, idempotency, throttling, views...), config.cache,
-               config.database, config.partitioning, config.settings
+               config.database, config.encryption, config.partitioning, config.settings
     accounts   tenants, people, roles, the tenant wall
     fleet      what can be booked: resources and cars
     bookings   the engine, its pages, API and emails
@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "config.cache",
             "config.database",
             "config.embedded_postgres",
+            "config.encryption",
             "config.partitioning",
             "config.replicas",
             "config.settings",
