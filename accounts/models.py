@@ -327,8 +327,8 @@ class Customer(BlindIndexedModel, TenantModel):
         ]
 
     def __str__(self) -> str:
-        contact = self.email or self.phone
-        return f"{self.full_name} <{contact}>" if contact else self.full_name
+        # The name only: a string of a row is stored in clear elsewhere (the admin's log).
+        return self.full_name
 
     @staticmethod
     def email_is(email: str, *, path: str = "") -> Q:
