@@ -271,7 +271,13 @@ def rewrite_rows(
     update = f"UPDATE {quote(table)} SET {assignments} WHERE id = %s"
     rewritten = 0
     for rows in _batches(table, columns, batch_size, using):
-        changed = [[*rewrite(values), pk] for pk, *values in rows]
+        changed = []
+        for pk, *values in rows:
+            try:
+                changed.append([*rewrite(values), pk])
+            except UnreadableCiphertext as error:
+                log.error("%s row %s: a value cannot be decrypted with any key", table, pk)
+                raise UnreadableCiphertext(f"{table} row {pk}: {error.message}") from None
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.executemany(update, changed)
         rewritten += len(changed)
