@@ -15,7 +15,7 @@ Rotating the blind index key means recomputing every index (not needed for a fie
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -235,24 +235,6 @@ def encrypted_columns(model: type[models.Model]) -> list[str]:
 # --- Whole tables: the data migration and key rotation ------------------------------------------
 
 
-def _batches(table: str, columns: list[str], batch_size: int, using: str) -> Iterator[list[tuple]]:
-    """The table's rows (primary key first) in primary-key order, `batch_size` at a time."""
-    quote = connections[using].ops.quote_name
-    selected = ", ".join(quote(column) for column in ["id", *columns])
-    last = 0
-    while True:
-        with connections[using].cursor() as cursor:
-            cursor.execute(
-                f"SELECT {selected} FROM {quote(table)} WHERE id > %s ORDER BY id LIMIT %s",
-                [last, batch_size],
-            )
-            rows = cursor.fetchall()
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
-
-
 def rewrite_rows(
     table: str,
     columns: list[str],
@@ -263,25 +245,40 @@ def rewrite_rows(
     using: str = "default",
 ) -> int:
     """Every row's `columns` passed to `rewrite`, whose answer is stored in `written` (the same
-    columns unless named), one transaction per batch so a big table holds no long lock.
+    columns unless named); rows with no value at all are left alone. Returns the rows rewritten.
+
     Raw SQL on purpose: a model's fields would decrypt, which neither a migration from clear
-    text nor a rotation (which needs no clear text) wants. Returns the rows rewritten."""
+    text nor a rotation (which needs no clear text) wants. One transaction per batch, its rows
+    locked from read to write (a change made meanwhile by the site is never overwritten by
+    the value read before it), so a big table is never locked whole.
+    """
     quote = connections[using].ops.quote_name
+    select = (
+        f"SELECT {', '.join(quote(column) for column in ['id', *columns])} "
+        f"FROM {quote(table)} WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE"
+    )
     assignments = ", ".join(f"{quote(column)} = %s" for column in written or columns)
     update = f"UPDATE {quote(table)} SET {assignments} WHERE id = %s"
-    rewritten = 0
-    for rows in _batches(table, columns, batch_size, using):
-        changed = []
-        for pk, *values in rows:
-            try:
-                changed.append([*rewrite(values), pk])
-            except UnreadableCiphertext as error:
-                log.error("%s row %s: a value cannot be decrypted with any key", table, pk)
-                raise UnreadableCiphertext(f"{table} row {pk}: {error.message}") from None
+    rewritten, last = 0, 0
+    while True:
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
-            cursor.executemany(update, changed)
-        rewritten += len(changed)
-    return rewritten
+            cursor.execute(select, [last, batch_size])
+            rows = cursor.fetchall()
+            if not rows:
+                return rewritten
+            last = rows[-1][0]
+            changed = []
+            for pk, *values in rows:
+                if not any(values):
+                    continue  # nothing to encrypt, and the indexes of nothing are "" already
+                try:
+                    changed.append([*rewrite(values), pk])
+                except UnreadableCiphertext as error:
+                    log.error("%s row %s: a value cannot be decrypted with any key", table, pk)
+                    raise UnreadableCiphertext(f"{table} row {pk}: {error.message}") from None
+            if changed:
+                cursor.executemany(update, changed)
+            rewritten += len(changed)
 
 
 def each_value(change: Callable[[str], str]) -> Callable[[list], list]:
