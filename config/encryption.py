@@ -14,6 +14,7 @@ Rotating the blind index key means recomputing every index (not needed for a fie
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Callable
 from functools import cache
@@ -21,6 +22,7 @@ from functools import cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import FieldError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.signals import setting_changed
 from django.db import connections, models, transaction
 from django.db.models.lookups import Exact, IsNull
@@ -224,6 +226,23 @@ class EncryptedEmailField(EncryptedMixin, models.EmailField):
 
 class EncryptedPhoneNumberField(EncryptedMixin, PhoneNumberField):
     """A phone number (E.164) encrypted at rest."""
+
+
+class EncryptedJSONField(EncryptedMixin, models.TextField):
+    """A JSON document (an email's snapshot of a booking) stored as one encrypted text: read
+    and written whole, never queried inside."""
+
+    def get_prep_value(self, value):
+        return None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else json.loads(decrypt(value))
+
+    def to_python(self, value):
+        return value
+
+    def value_to_string(self, obj) -> str:
+        return json.dumps(self.value_from_object(obj), cls=DjangoJSONEncoder)
 
 
 def encrypted_columns(model: type[models.Model]) -> list[str]:

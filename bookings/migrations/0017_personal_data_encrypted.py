@@ -1,5 +1,5 @@
 """What customers write (booking notes, a cancellation's reason, reviews) and the emails sent
-to them (recipient, bodies, calendar) encrypted at rest (config/encryption.py): the columns
+to them (recipient, bodies, calendar, the snapshot they are rendered from) encrypted at rest (config/encryption.py): the columns
 become text, then every existing value is encrypted in place, batch by batch."""
 
 from django.db import migrations
@@ -10,7 +10,7 @@ from config.encryption import decrypt, each_value, encrypt, rewrite_rows
 ENCRYPTED = [
     ("bookings_booking", ["notes", "cancellation_reason"]),
     ("bookings_carreview", ["comment"]),
-    ("bookings_outboxemail", ["to", "body_text", "body_html", "calendar"]),
+    ("bookings_outboxemail", ["to", "body_text", "body_html", "calendar", "snapshot"]),
 ]
 
 
@@ -65,6 +65,11 @@ class Migration(migrations.Migration):
             model_name='outboxemail',
             name='to',
             field=config.encryption.EncryptedEmailField(max_length=254),
+        ),
+        migrations.AlterField(
+            model_name='outboxemail',
+            name='snapshot',
+            field=config.encryption.EncryptedJSONField(blank=True, editable=False, null=True),
         ),
         migrations.RunPython(encrypt_existing, decrypt_existing),
     ]

@@ -7,7 +7,7 @@ from django_scopes import ScopedManager
 
 from accounts.models import EmailStatus, TenantModel
 from bookings.models.booking import Booking
-from config.encryption import EncryptedEmailField, EncryptedTextField
+from config.encryption import EncryptedEmailField, EncryptedJSONField, EncryptedTextField
 
 
 class EmailKind(models.TextChoices):
@@ -48,7 +48,8 @@ class OutboxEmail(TenantModel):
     calendar = EncryptedTextField(help_text="The .ics attachment (iCalendar).")
     # The booking's fields as the event left them; the bodies above are rendered from it when
     # the email is sent (empty until then). Null for emails rendered when they were written.
-    snapshot = models.JSONField(null=True, blank=True, editable=False)
+    # Encrypted too: it holds the cancellation's reason, which the customer may have written.
+    snapshot = EncryptedJSONField(null=True, blank=True, editable=False)
     status = models.CharField(
         max_length=8, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )

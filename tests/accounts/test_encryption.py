@@ -29,6 +29,7 @@ from tests.factories import BookingFactory, CustomerFactory
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 NOTE = "Gate code 4711, the dog is friendly"
+REASON = "Other: my divorce hearing moved"
 
 
 def stored(table: str, column: str, pk: int) -> str:
@@ -67,9 +68,12 @@ def test_a_dump_of_the_database_shows_no_customers_email_phone_or_notes(tenant_a
         ]
         for guest in guests:
             booking = BookingFactory(
-                customer=guest, resource__location=tenant_a.location, notes=NOTE
+                customer=guest,
+                resource__location=tenant_a.location,
+                notes=NOTE,
+                cancellation_reason=REASON,  # also in the email's snapshot
             )
-            with scope(organization=tenant_a.organization.pk):
+            with scope(organization=tenant_a.organization.pk), transaction.atomic():
                 email_queue(booking, kind=EmailKind.CONFIRMATION, event_key="created")
         assert OutboxEmail.objects.filter(booking__customer__in=guests).count() == 3
 
@@ -102,13 +106,15 @@ def test_a_dump_of_the_database_shows_no_customers_email_phone_or_notes(tenant_a
                 continue
             assert clear not in dump, f"{clear} is in the dump"
     assert NOTE.lower() not in dump
+    assert REASON.lower() not in dump
     # while the application reads every one of them
     with scopes_disabled():
         for guest in guests:
             read = Customer.objects.get(pk=guest.pk)
             assert (read.email, str(read.phone)) == (guest.email.lower(), guest.phone.as_e164)
             assert read.bookings.get().notes == NOTE
-            assert read.bookings.get().emails.get().to == read.email
+            email = read.bookings.get().emails.get()
+            assert (email.to, email.snapshot["cancellation_reason"]) == (read.email, REASON)
 
 
 @pytest.mark.django_db

@@ -46,7 +46,7 @@ def decrypt_existing(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_audit_entry'),
+        ('accounts', '0010_partition_account_emails_and_audit'),
     ]
 
     operations = [
