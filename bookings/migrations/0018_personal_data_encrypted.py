@@ -27,7 +27,7 @@ def decrypt_existing(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0016_outbox_email_snapshot'),
+        ('bookings', '0017_organization_reference_generation'),
     ]
 
     operations = [
