@@ -6,6 +6,14 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Organizations and people"
 
+    def ready(self) -> None:
+        # The second tenant wall: each connection's statements carry their scope, and migrate
+        # leaves a policy on every tenant table (config/row_security.py).
+        from config import row_security
+
+        row_security.connect_signals()
+        row_security.connect_post_migrate()
+
 
 class PlatformAdminConfig(admin_apps.AdminConfig):
     """Makes accounts.admin_site.PlatformAdminSite the site that admin.register uses."""

@@ -18,9 +18,9 @@ from typing import TypeVar
 from django.contrib.auth.backends import ModelBackend
 from django.db import models
 from django.db.models import Q
-from django_scopes import scopes_disabled
 
 from accounts.models import Membership, Organization, Role, TenantModel
+from config.row_security import platform_wide
 
 ACTIONS = ("view", "add", "change", "delete")
 
@@ -141,7 +141,7 @@ def grants_of(user) -> dict[int, Grant]:
     cached = getattr(user, "_role_grants", None)
     if cached is None:
         # Memberships decide which scope a request gets, so they are read before any scope exists.
-        with scopes_disabled():
+        with platform_wide("role grants: the user's own memberships, before any scope"):
             memberships = Membership.objects.filter(user=user).prefetch_related("locations")
             cached = {
                 m.organization_id: Grant(

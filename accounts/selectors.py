@@ -5,9 +5,9 @@ import re
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
-from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, User
+from config.row_security import platform_wide
 
 # A search typed like a phone number: digits with the usual separators, and enough digits.
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
@@ -52,7 +52,7 @@ def account_workplaces(user: User) -> list[Workplace]:
     that name the membership), so an app can open the right schedule. Four queries whatever
     the number of memberships."""
     # Across tenants on purpose, like roles.grants_of: only the user's own memberships.
-    with scopes_disabled():
+    with platform_wide("account workplaces: the user's own memberships"):
         resources = Membership._meta.get_field("resources").related_model.objects
         memberships = list(
             Membership.objects.filter(user=user)

@@ -10,7 +10,6 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_scopes import scopes_disabled
 from knox.models import AuthToken
 from phonenumber_field.phonenumber import PhoneNumber
 
@@ -26,6 +25,7 @@ from accounts.models import (
 )
 from accounts.notifications import account_email_queue, verification_token_user
 from accounts.signals import account_erased
+from config.row_security import platform_wide
 
 
 def membership_validate(
@@ -280,8 +280,7 @@ def _account_email_proven(user: User) -> int:
     if user.email_verified_at is None:
         user.email_verified_at = timezone.now()
         user.save(update_fields=["email_verified_at"])
-    # Across tenants on purpose: a person's guest profiles are wherever they booked.
-    with scopes_disabled():
+    with platform_wide("email verified: the person's guest profiles wherever they booked"):
         return Customer.objects.filter(Customer.email_is(user.email), user__isnull=True).update(
             user=user
         )
@@ -348,8 +347,7 @@ def account_delete(*, actor: User, password: str) -> None:
     """
     _check_password(actor, password, field="password")
     user = User.objects.select_for_update().get(pk=actor.pk)
-    # Across tenants on purpose: the person's rows in every organization.
-    with scopes_disabled():
+    with platform_wide("account deletion: the person's rows in every organization"):
         memberships = list(
             Membership.objects.filter(user=user)
             .select_related("organization")

@@ -9,11 +9,14 @@ querysets raise ScopeError unless a scope is active. Scopes are entered in exact
   bookings span organizations, so once the token is checked they enter the scope of the
   organizations the user booked with;
 * OrganizationTask, for Celery tasks, from their `organization_id` argument;
-* code that must look across tenants on purpose (platform-wide commands, the roles module's own
-  membership lookup, the email outbox sweep), with an explicit `scopes_disabled()` that a
-  reviewer can see.
+* code that must look across tenants on purpose (platform-wide commands, the platform admin,
+  the roles module's own membership lookup, the email outbox sweep) goes through the one
+  audited path, `platform_wide(reason)` (config/row_security.py), which logs its reason.
+  django-scopes' own switch is used nowhere else in the app (tests/test_architecture.py).
 
-Any other query on tenant data fails loudly instead of leaking another tenant's rows.
+Any other query on tenant data fails loudly instead of leaking another tenant's rows. Behind
+this wall stands the database's own (config/row_security.py): each transaction runs as an app
+role that sees only the rows of its scope's organizations, whatever the SQL.
 """
 
 from contextlib import AbstractContextManager
@@ -22,7 +25,7 @@ import celery
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
-from django_scopes import scope, scopes_disabled
+from django_scopes import scope
 from django_scopes.manager import DisabledQuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -30,6 +33,7 @@ from rest_framework import serializers
 from accounts.models import Organization, TenantModel
 from accounts.roles import grants_of, is_platform_admin
 from config.api.fields import ID_SCHEMA, StrictIdMixin
+from config.row_security import platform_wide
 
 ORGANIZATION_URL_KWARG = "organization_slug"
 
@@ -43,7 +47,7 @@ def member_scope(user) -> AbstractContextManager:
     """The scope of everything a user may work on: all tenants for a platform admin, otherwise
     the organizations they are a member of (none at all for anyone else)."""
     if is_platform_admin(user):
-        return scopes_disabled()
+        return platform_wide(f"platform admin {user.pk}: the admin across organizations")
     return scope(organization=sorted(grants_of(user)))
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from analytics.models import ReportView, ViewRefresh
 from config.database import task_statement_budget
+from config.row_security import platform_wide
 
 # The first key of the two-key advisory locks this app takes (the second is the view's hash),
 # so they cannot collide with another app's one-key locks.
@@ -26,11 +27,14 @@ def view_refresh(*, view: ReportView) -> ViewRefresh | None:
     a second refresh asked for meanwhile would compute the same rows, so it is skipped rather
     than queued. The view and its record are committed together: a reader sees the new rows
     only with their new as_of, which is where the live slice starts (analytics/figures.py).
+
+    Platform-wide: a view covers every organization, and only its owner may refresh it.
     """
     as_of = timezone.now()
     started = time.monotonic()
     # Durable: inside a caller's transaction the lock and the record would outlive this function.
     with (
+        platform_wide(f"analytics refresh of {view}: every organization's rows"),
         transaction.atomic(durable=True),
         task_statement_budget(REFRESH_STATEMENT_BUDGET_SECONDS),
         connection.cursor() as cursor,

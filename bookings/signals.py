@@ -9,11 +9,11 @@ themselves stay, as the businesses' records.
 """
 
 from django.dispatch import receiver
-from django_scopes import scopes_disabled
 
 from accounts.models import User
 from accounts.signals import account_erased
 from bookings.models import Booking, EmailStatus, OutboxEmail
+from config.row_security import platform_wide
 
 ERASED = "[erased at the customer's request]"
 
@@ -21,7 +21,7 @@ ERASED = "[erased at the customer's request]"
 @receiver(account_erased, sender=User)
 def customer_details_erased(sender, customer_ids: list[int], **kwargs) -> None:
     """Runs in account_delete's transaction, across the person's organizations on purpose."""
-    with scopes_disabled():
+    with platform_wide("account erasure: the person's emails in every organization"):
         emails = OutboxEmail.objects.filter(booking__customer_id__in=customer_ids)
         # An email not yet sent has nowhere to go now: it is given up, never sent.
         emails.filter(status=EmailStatus.PENDING).update(

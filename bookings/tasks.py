@@ -7,13 +7,13 @@ one task per organization, or, for the outbox sweep, read across tenants on purp
 """
 
 from celery import shared_task
-from django_scopes import scopes_disabled
 
 from accounts.models import Organization
 from accounts.outbox import outbox_claim_due, outbox_publish, outbox_send_task_body
 from accounts.tenancy import OrganizationTask
 from bookings import notifications
 from bookings.models import OutboxEmail
+from config.row_security import platform_wide
 
 
 # max_retries=None: the email's own attempts decide when to give up (accounts.outbox).
@@ -38,7 +38,7 @@ def outbox_sweep() -> int:
     Reads the outbox across tenants, which only this housekeeping does; each email's own task
     runs in its organization's scope.
     """
-    with scopes_disabled():
+    with platform_wide("outbox sweep: due emails of every organization"):
         due = outbox_claim_due(OutboxEmail.objects.due(), "organization_id")
     due = [(organization_id, pk) for pk, organization_id in due]
     for organization_id, email_id in due:

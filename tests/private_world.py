@@ -5,13 +5,17 @@ recovery, read replicas), never the suite's database.
     python -m tests.private_world world           # the car wash, slug drill-wash
     python -m tests.private_world book FIRST N    # prints the codes of N bookings
     python -m tests.private_world customer EMAIL...  # an API token per new customer, a line each
+    python -m tests.private_world walls           # what raw SQL sees in the wash's scope, in
+                                                  # another's and in none (JSON)
 
 Booking number k takes the k-th free one-hour slot of the wash's two bays from the day after
 tomorrow on.
 """
 
+import json
 import os
 import sys
+from contextlib import nullcontext
 from datetime import datetime, time, timedelta
 
 import django
@@ -27,6 +31,9 @@ def main(command: str, *arguments: str) -> None:
     from bookings.models import Service
     from tests.scenarios import HELSINKI, CarWash, book
 
+    if command == "walls":
+        print(json.dumps(walls()))
+        return
     with scopes_disabled():
         if command == "world":
             CarWash(slug="drill-wash")
@@ -51,6 +58,30 @@ def main(command: str, *arguments: str) -> None:
             day = day_one + timedelta(days=slot // 8)
             starts_at = datetime.combine(day, time(9 + slot % 8), tzinfo=HELSINKI)
             print(book(wash, starts_at).code, flush=True)
+
+
+def walls() -> dict:
+    """Raw SQL on the wash's tables in three scopes, alternating so a pooler hands the same
+    server connections one scope after another: none may leak into the next transaction."""
+    from django.db import connection
+
+    from accounts.models import Organization
+    from accounts.tenancy import organization_scope
+
+    wash = Organization.objects.get(slug="drill-wash")
+    seen: dict[str, list] = {"wash": [], "other": [], "none": []}
+    for _ in range(5):
+        for name, scope_of in (("wash", wash.pk), ("other", wash.pk + 1000), ("none", None)):
+            with (
+                organization_scope(scope_of) if scope_of else nullcontext(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(
+                    "SELECT current_user, (SELECT count(*) FROM bookings_service),"
+                    " (SELECT count(*) FROM accounts_location)"
+                )
+                seen[name].append(list(cursor.fetchone()))
+    return seen
 
 
 if __name__ == "__main__":

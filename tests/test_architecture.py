@@ -3,7 +3,8 @@
 Layers, lowest first; a module may import its own layer and those below it, never above:
 
     kit        config.api (errors, fields, idempotency, throttling, views...), config.cache,
-               config.database, config.encryption, config.partitioning, config.settings
+               config.row_security (the database's tenant wall), config.database,
+               config.encryption, config.partitioning, config.settings
     accounts   tenants, people, roles, the tenant wall
     fleet      what can be booked: resources and cars
     bookings   the engine, its pages, API and emails
@@ -42,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "config.encryption",
             "config.partitioning",
             "config.replicas",
+            "config.row_security",
             "config.settings",
         ),
     ),
@@ -143,3 +145,15 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     module.write_text("def f():\n    from bookings.models import Booking\n")
     assert imports_of(module) == {"bookings.models"}
     assert layer_of("bookings.models") > layer_of("fleet.leak")
+
+
+def test_only_platform_wide_crosses_tenants():
+    """`scopes_disabled()` opens the application's wall only; `platform_wide(reason)`
+    (config/row_security.py) opens both and logs why, so app code uses nothing else."""
+    allowed = {"config.row_security"}
+    offenders = [
+        module
+        for module, path in MODULES.items()
+        if module not in allowed and "scopes_disabled" in path.read_text()
+    ]
+    assert offenders == []

@@ -125,6 +125,12 @@ DATABASE_LOCK_TIMEOUT = env.float("DATABASE_LOCK_TIMEOUT", default=3.0)
 # Behind PgBouncer in transaction mode startup options are dropped: set the timeouts on the role
 # instead (docs/operations.md) and say so here, so the options are not sent at all.
 DATABASE_POOLED = env.bool("DATABASE_POOLED", default=False)
+# The second tenant wall (config/row_security.py): each transaction runs as DATABASE_APP_ROLE
+# (no BYPASSRLS, owns nothing) with the organizations of its scope, so the tables' row policies
+# hide every other tenant's rows. The connection's own role (the owner) runs migrations and the
+# platform-wide path. Off only to measure what it costs (tests/benchmark/run.py).
+DATABASE_ROW_SECURITY = env.bool("DATABASE_ROW_SECURITY", default=True)
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="booking_app")
 
 
 def database_from_environment(*, embedded_fallback: bool) -> dict:
@@ -161,6 +167,10 @@ def database_from_url(url: str) -> dict:
     # demo's analytics_resource_day refresh: 1.8 s with it, 19 ms without); nothing here gains.
     options = settings.setdefault("OPTIONS", {})
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    if DATABASE_ROW_SECURITY:
+        # The scope travels in front of a transaction's statements; a server-side cursor's
+        # DECLARE (QuerySet.iterator) cannot carry it.
+        settings["DISABLE_SERVER_SIDE_CURSORS"] = True
     if DATABASE_POOLED:
         # PgBouncer in transaction mode hands each transaction any server connection: a cursor
         # declared outside a transaction (QuerySet.iterator) would be lost. Prepared statements

@@ -1,11 +1,14 @@
 """`make bench`: the platform's hot paths against a bare-Django floor, measured in one run.
 
     make bench [BENCH_BOOKINGS=100000] [BENCH_SECONDS=8] [BENCH_ROUNDS=2] [BENCH_WORKERS=4]
+               [BENCH_ROW_SECURITY=compare]
 
 Both the floor (tests/benchmark/floor.py) and the platform (production settings) run under
 gunicorn with config/gunicorn.conf.py and the same workers, on the same PostgreSQL and Redis;
 wrk loads them in turns (floor, platform, floor, platform...) so both see the same machine, and
 the table gives each path's ratio to its floor, the figure that counts on a noisy machine.
+BENCH_ROW_SECURITY=compare adds a third gunicorn, the platform with DATABASE_ROW_SECURITY=false,
+to the same turns, and a column with what row-level security costs (config/row_security.py).
 
 Services: DATABASE_URL's server (a database `platform_bench` is made on it) or the embedded
 PostgreSQL; REDIS_URL or a private redis-server; CELERY_BROKER_URL or none (emails then wait in
@@ -36,6 +39,8 @@ BOOKINGS = int(os.environ.get("BENCH_BOOKINGS", "100000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+COMPARE_ROW_SECURITY = os.environ.get("BENCH_ROW_SECURITY", "") == "compare"
+WITHOUT_RLS = "platform without RLS"
 DATABASE = os.environ.get("BENCH_DATABASE", "platform_bench")
 LUA = Path(__file__).with_name("race.lua")
 
@@ -124,7 +129,15 @@ def run(wrk: str, folder: Path, redis_url: str) -> None:
         workers=WORKERS,
         app="tests.benchmark.floor:application",
     )
+    # The same platform with the second tenant wall down, to measure what the wall costs.
+    without_rls = (
+        Gunicorn(folder, env | {"DATABASE_ROW_SECURITY": "false"}, workers=WORKERS)
+        if COMPARE_ROW_SECURITY
+        else None
+    )
     platform.start()
+    if without_rls is not None:
+        without_rls.start()
     try:
         api = f"{platform.url}/api/v1/organizations/{world['organization']}"
         week = (f"{api}/services/{world['wash']}/availability/?location={world['site']}"
@@ -146,9 +159,13 @@ def run(wrk: str, folder: Path, redis_url: str) -> None:
         race_day = calendar.timegm(time.strptime(world["race_first_day"], "%Y-%m-%d"))
         for path in paths:
             say(f"Measuring {path.name}...")
-            measured: dict[str, list[Measure]] = {"floor": [], "platform": []}
-            for round_ in range(ROUNDS + 1):  # round 0 warms both up and is not counted
-                for side, url in (("floor", path.floor_url), ("platform", path.platform_url)):
+            sides = [("floor", path.floor_url), ("platform", path.platform_url)]
+            if without_rls is not None:
+                off_url = path.platform_url.replace(platform.url, without_rls.url)
+                sides.append((WITHOUT_RLS, off_url))
+            measured: dict[str, list[Measure]] = {side: [] for side, _url in sides}
+            for round_ in range(ROUNDS + 1):  # round 0 warms every side up and is not counted
+                for turn, (side, url) in enumerate(sides):
                     seconds = 2 if round_ == 0 else SECONDS
                     race_args = None
                     if path.race:
@@ -157,10 +174,10 @@ def run(wrk: str, folder: Path, redis_url: str) -> None:
                             else f'"service": {world["race"]}, "location": {world["track"]}, '
                         )  # fmt: skip
                         # Each burst books days of its own (a burst books fewer than 100).
-                        base = race_day + (round_ * 2 + (side == "platform")) * 100 * 86400
+                        base = race_day + (round_ * len(sides) + turn) * 100 * 86400
                         race_args = [str(base), "2", fields, f"Bearer {world['token']}", run_id]
                     result = load(wrk, url, path.connections, seconds, race_args)
-                    if path.race and side == "platform":
+                    if path.race and side != "floor":
                         race_answers += result.successes
                     if round_:
                         measured[side].append(result)
@@ -169,6 +186,8 @@ def run(wrk: str, folder: Path, redis_url: str) -> None:
     finally:
         floor.stop()
         platform.stop()
+        if without_rls is not None:
+            without_rls.stop()
     print_table(rows)
     print(checks)
 
@@ -238,14 +257,27 @@ def rate(measures: list[Measure]) -> float:
 
 def print_table(rows) -> None:
     print()
+    sides = (
+        "floor, platform and platform without RLS"
+        if COMPARE_ROW_SECURITY
+        else ("floor and platform")
+    )
     print(f"make bench: {BOOKINGS:,} bookings, {WORKERS} gunicorn workers each, "
-          f"{ROUNDS} rounds of {SECONDS} s, alternating floor and platform")  # fmt: skip
+          f"{ROUNDS} rounds of {SECONDS} s, alternating {sides}")  # fmt: skip
     header = ("path", "floor/s", "platform/s", "ratio", "p50 ms floor/platform",
               "p99 ms floor/platform", "failed floor/platform")  # fmt: skip
+    if COMPARE_ROW_SECURITY:
+        header += ("without RLS/s", "p50 ms without RLS", "RLS cost")
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for path, measured in rows:
         floor, platform = measured["floor"], measured["platform"]
+        cost = []
+        if COMPARE_ROW_SECURITY:
+            off = measured[WITHOUT_RLS]
+            # The throughput the wall takes away, as a share of the platform without it.
+            cost = [f"{rate(off):,.0f}", f"{median(off, 'p50_ms'):.1f}",
+                    f"{1 - rate(platform) / rate(off):+.1%}"]  # fmt: skip
         print(" | ".join([
             path.name,
             f"{rate(floor):,.0f}",
@@ -254,6 +286,7 @@ def print_table(rows) -> None:
             f"{median(floor, 'p50_ms'):.1f} / {median(platform, 'p50_ms'):.1f}",
             f"{median(floor, 'p99_ms'):.1f} / {median(platform, 'p99_ms'):.1f}",
             f"{sum(m.failures for m in floor)} / {sum(m.failures for m in platform)}",
+            *cost,
         ]))  # fmt: skip
 
 

@@ -7,7 +7,9 @@ transaction-scoped, no server-side cursors, no prepared statements.
 """
 
 import json
+import os
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -17,7 +19,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.scaling.test_replicas import world
-from tests.servers import Gunicorn, PrivateCluster, PrivatePgBouncer, require, running
+from tests.servers import REPOSITORY, Gunicorn, PrivateCluster, PrivatePgBouncer, require, running
 
 CLIENTS = 16
 SLOTS = 6  # each wanted by every client; the wash has two bays
@@ -138,6 +140,35 @@ def test_the_timeouts_reach_every_pooled_connection_from_the_role(pooled_databas
     for _ in range(3):  # whichever server connection the pooler picks
         assert through(bouncer, "SHOW statement_timeout") == "10s"
         assert through(bouncer, "SHOW lock_timeout") == "3s"
+
+
+def test_row_security_scopes_travel_with_each_pooled_transaction(pooled_database):
+    """Through the pooler (two server connections for many transactions) each transaction
+    carries its own scope and leaves nothing behind: the wash's rows in its scope, none in
+    another's or in none, as the app role every time; a plain session afterwards is the owner."""
+    _cluster, bouncer = pooled_database
+    seen = json.loads(pooled_world(bouncer, "walls"))
+    assert {tuple(row) for row in seen["wash"]} == {("booking_app", 1, 1)}
+    assert {tuple(row) for row in seen["other"]} == {("booking_app", 0, 0)}
+    assert {tuple(row) for row in seen["none"]} == {("booking_app", 0, 0)}
+    for _ in range(3):
+        left = "coalesce(current_setting('app.organization_ids', true), '')"
+        assert through(bouncer, f"SELECT current_user, {left}") == "postgres|"
+
+
+def pooled_world(bouncer: PrivatePgBouncer, *arguments: str) -> str:
+    """tests/private_world.py run by a Django process connected through the pooler."""
+    env = os.environ | {
+        "DATABASE_URL": bouncer.url(),
+        "DATABASE_POOLED": "true",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+    }
+    done = subprocess.run([sys.executable, "-m", "tests.private_world", *arguments], cwd=REPOSITORY,
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
 
 
 def through(bouncer: PrivatePgBouncer, sql: str) -> str:

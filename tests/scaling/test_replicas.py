@@ -190,3 +190,13 @@ def test_reads_fall_back_to_the_primary_while_the_replica_is_down(primary_and_re
             assert "reading from the primary" in server.log()
         finally:
             replica.start()
+
+
+def test_row_security_holds_on_the_replica(primary_and_replica):
+    """The policies and the app role are the primary's, replayed: on the standby the scope
+    still decides what raw SQL sees (SET is allowed in recovery)."""
+    _primary, replica = primary_and_replica
+    seen = json.loads(world(replica, "-m", "tests.private_world", "walls"))
+    assert {tuple(row) for row in seen["wash"]} == {("booking_app", 1, 1)}
+    assert {tuple(row) for row in seen["other"]} == {("booking_app", 0, 0)}
+    assert {tuple(row) for row in seen["none"]} == {("booking_app", 0, 0)}

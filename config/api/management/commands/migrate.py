@@ -8,6 +8,9 @@ site. So each lock is waited for at most --lock-timeout seconds; then the migrat
 transaction on PostgreSQL) rolls back and the whole command is tried again, up to --lock-retries
 times, letting the queue drain in between. Non-atomic migrations (atomic = False) must be
 written to be re-runnable (IF NOT EXISTS) for the same reason.
+
+Migrations are the owner's work: the command runs platform-wide (config/row_security.py), so
+its DDL runs as the connection's role, never as the app role the tenant statements drop to.
 """
 
 import time
@@ -17,6 +20,7 @@ from django.db import OperationalError, connections
 from psycopg.errors import LockNotAvailable
 
 from config.database import connection_options
+from config.row_security import platform_wide
 
 
 class Command(DjangoMigrate):
@@ -48,7 +52,8 @@ class Command(DjangoMigrate):
             settings["options"] = f"{request_options} {budget}".strip()
             connection.close()
         try:
-            self._migrate_with_retries(connection, *args, **options)
+            with platform_wide("migrate: the owner changes the schema"):
+                self._migrate_with_retries(connection, *args, **options)
         finally:
             if connection.vendor == "postgresql":
                 settings["options"] = request_options

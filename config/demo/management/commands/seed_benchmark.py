@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
-from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Organization
 from bookings.models import (
@@ -41,6 +40,7 @@ from bookings.models import (
 from bookings.pricing import quote
 from bookings.services.occupancy import CODE_ALPHABET, CODE_LENGTH
 from config.demo.engine import PAST_OUTCOMES, bookings_bulk_write
+from config.row_security import platform_wide
 from fleet.models import Car, Resource, ResourceKind
 
 SLUG = "benchmark"
@@ -90,7 +90,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
 
     @transaction.atomic
-    @scopes_disabled()  # a platform-wide command writing one tenant's rows in bulk
+    @platform_wide("seed_benchmark: one tenant's rows in bulk")
     def handle(self, *args, bookings: int, seed: int, **options) -> None:
         if Organization.objects.filter(slug=SLUG).exists():
             raise CommandError(f"Organization '{SLUG}' exists; drop the database to reseed.")

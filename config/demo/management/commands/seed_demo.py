@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django_scopes import scopes_disabled
 
 from accounts.models import Customer, Location, Membership, Organization, Role, User
 from config.demo.engine import seed_engine, seed_history, seed_upcoming
+from config.row_security import platform_wide
 
 DEMO_PASSWORD = "demo-pass-2026"
 PLATFORM_ADMIN_EMAIL = "admin@demo.example"
@@ -137,7 +137,7 @@ class Command(BaseCommand):
         )
 
     @transaction.atomic
-    @scopes_disabled()  # a platform-wide command: it writes every tenant's rows on purpose
+    @platform_wide("seed_demo: every tenant's rows")
     def handle(self, *args, **options) -> None:
         if not settings.DEBUG and not options["allow_without_debug"]:
             raise CommandError(
