@@ -9,10 +9,10 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # The second tenant wall: each connection's statements carry their scope, and migrate
         # leaves a policy on every tenant table (config/row_security.py).
-        from config import row_security
+        from config.row_security import connect_post_migrate, connect_signals
 
-        row_security.connect_signals()
-        row_security.connect_post_migrate()
+        connect_signals()
+        connect_post_migrate()
 
 
 class PlatformAdminConfig(admin_apps.AdminConfig):

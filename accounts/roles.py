@@ -18,6 +18,7 @@ from typing import TypeVar
 from django.contrib.auth.backends import ModelBackend
 from django.db import models
 from django.db.models import Q
+from django_scopes import scope
 
 from accounts.models import Membership, Organization, Role, TenantModel
 from config.row_security import platform_wide
@@ -193,7 +194,12 @@ def has_role_permission(user, perm: str, obj: models.Model | None = None) -> boo
         return False
     if grant.location_ids is None and perm not in OWN_ROWS_ONLY[grant.role]:
         return True  # the whole organization: no need to ask the database
-    return model._base_manager.filter(_rows_condition(user, perm, model, grant), pk=obj.pk).exists()
+    # Read in the row's own organization, where the user holds the grant: the question may be
+    # asked outside a request's scope, and the database's wall (config/row_security.py) shows
+    # a row only inside its organization's scope.
+    with scope(organization=grant.organization_id):
+        rows = model._base_manager.filter(_rows_condition(user, perm, model, grant), pk=obj.pk)
+        return rows.exists()
 
 
 QuerySetT = TypeVar("QuerySetT", bound=models.QuerySet)

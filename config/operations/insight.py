@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from config.row_security import platform_wide
+
 
 @dataclass(frozen=True)
 class Table:
@@ -24,13 +26,16 @@ class Table:
 
 
 def database_report(limit: int = 15) -> list[Table]:
-    return [
-        slowest_statements(limit),
-        connection_states(),
-        table_bloat(limit),
-        index_bloat(limit),
-        unused_indexes(limit),
-    ]
+    """Platform-wide: the server's statistics as the owner reads them (the app role would see
+    other sessions' statements masked)."""
+    with platform_wide("database report: the server's statistics"):
+        return [
+            slowest_statements(limit),
+            connection_states(),
+            table_bloat(limit),
+            index_bloat(limit),
+            unused_indexes(limit),
+        ]
 
 
 def slowest_statements(limit: int) -> Table:
