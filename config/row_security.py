@@ -119,8 +119,9 @@ class RowSecureCursor(DjangoCursor):
             return None
         _forget(conn)
         if not in_transaction and sent == (None,):
-            # Platform-wide in a transaction of its own: nothing is set to undo. (And VACUUM,
+            # Platform-wide from a transaction's start: nothing is set to undo. (And VACUUM,
             # CREATE INDEX CONCURRENTLY... refuse to share a transaction with a prefix.)
+            conn._row_security_sent = sent
             return None
         return sent
 

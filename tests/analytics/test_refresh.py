@@ -112,7 +112,8 @@ def blocking_pids(pid: int) -> list[int]:
 
 
 def activity(pid: int) -> tuple[str | None, str]:
-    with connection.cursor() as cursor:
+    # As the owner: the app role sees other sessions' statements masked.
+    with scopes_disabled(), connection.cursor() as cursor:
         cursor.execute("SELECT wait_event_type, query FROM pg_stat_activity WHERE pid = %s", [pid])
         row = cursor.fetchone()
         return row if row else (None, "")
@@ -203,7 +204,7 @@ def test_control_a_plain_refresh_held_open_blocks_the_same_reader(committed):
     """The test above has teeth: the same read, against a refresh that locks readers out."""
 
     def plain_refresh() -> None:
-        with connection.cursor() as cursor:
+        with scopes_disabled(), connection.cursor() as cursor:  # the views' owner refreshes
             cursor.execute(f"REFRESH MATERIALIZED VIEW {LOCATION_DAY}")
 
     refresh = Hold(plain_refresh).begin()

@@ -49,7 +49,7 @@ def outboxes(tenant_a, tenant_b) -> tuple[Outbox, Outbox]:
 
 def reloaded(email: OutboxEmail) -> OutboxEmail:
     with scopes_disabled():
-        return OutboxEmail.objects.get(pk=email.pk)
+        return OutboxEmail.objects.select_related("booking").get(pk=email.pk)
 
 
 def changelist(client, **params):
