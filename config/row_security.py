@@ -129,9 +129,15 @@ class RowSecureCursor(DjangoCursor):
         sent = self._scope_to_send(query)
         if sent is None:
             return super().execute(query, params, **kwargs)
-        super().execute(_prefix(*sent) + query, params, **kwargs)
+        prefix = _prefix(*sent)
+        super().execute(prefix + query, params, **kwargs)
         self.nextset()  # the statement's own result, not the prefix's
         self.connection._row_security_sent = sent
+        # Django's query log (connection.queries, CaptureQueriesContext) reads the last query
+        # from here: it shows the statement as written.
+        sent_query = getattr(self._query, "query", None)
+        if isinstance(sent_query, bytes) and sent_query.startswith(prefix.encode()):
+            self._query.query = sent_query[len(prefix.encode()) :]
         return self
 
     def executemany(self, query, params_seq, **kwargs):
