@@ -48,6 +48,7 @@ from config.partitioning import (
     partition_create,
     partition_month,
 )
+from config.row_security import platform_wide
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,14 @@ class MaintenanceReport:
 
 
 def partitions_maintain(storage: Storage, *, now: datetime | None = None) -> MaintenanceReport:
-    """Create the months ahead and archive the expired ones, for every partitioned log."""
-    now = now or timezone.now()
+    """Create the months ahead and archive the expired ones, for every partitioned log.
+
+    Platform-wide: the owner's DDL, on every organization's rows (config/row_security.py)."""
+    with platform_wide("partition upkeep: months created, expired ones archived"):
+        return _partitions_maintain(storage, now=now or timezone.now())
+
+
+def _partitions_maintain(storage: Storage, *, now: datetime) -> MaintenanceReport:
     report = MaintenanceReport()
     # Months ahead first, for every log: they are what keeps inserts off the DEFAULT partition.
     for log in PARTITIONED_LOGS:
