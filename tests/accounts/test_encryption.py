@@ -32,6 +32,14 @@ NOTE = "Gate code 4711, the dog is friendly"
 REASON = "Other: my divorce hearing moved"
 
 
+@pytest.fixture(autouse=True)
+def as_the_owner():
+    """These tests look at the stored bytes and call the services directly, outside any
+    request's scope: as the owner, past the row policies (config/row_security.py)."""
+    with scopes_disabled():
+        yield
+
+
 def stored(table: str, column: str, pk: int) -> str:
     """The value as PostgreSQL holds it, past the model's fields."""
     with connection.cursor() as cursor:
