@@ -43,8 +43,11 @@ audit = logging.getLogger("platform.platform_wide")
 SETTING = "app.organization_ids"
 POLICY = "organization_wall"
 # Transaction control must run as written: a prefix would fail in an aborted transaction, and
-# the rollback it precedes is what clears the abort.
-_TRANSACTION_CONTROL = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK|COMMIT|BEGIN)\b", re.I)
+# the rollback it precedes is what clears the abort; SET TRANSACTION must be a transaction's
+# first statement (the dashboard's one snapshot), so the prefix waits for the next one.
+_TRANSACTION_CONTROL = re.compile(
+    r"\s*(SAVEPOINT|RELEASE|ROLLBACK|COMMIT|BEGIN|SET\s+TRANSACTION)\b", re.I
+)
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _ROLLBACK = re.compile(r"\s*ROLLBACK\b", re.I)
 

@@ -158,6 +158,22 @@ def test_the_scope_set_in_a_transaction_ends_with_it(tenant_a, tenant_b):
             assert cursor.fetchone() == (2,)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_may_still_begin_by_setting_its_isolation(tenant_a, tenant_b):
+    """SET TRANSACTION must be a transaction's first statement (the dashboard's snapshot): the
+    scope goes with the statement after it."""
+    with (
+        organization_scope(tenant_a.organization),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute("SELECT count(*), current_user FROM accounts_location")
+        assert cursor.fetchone() == (2, ROLE)
+        cursor.execute("SHOW transaction_isolation")
+        assert cursor.fetchone() == ("repeatable read",)
+
+
 def test_platform_wide_is_the_one_path_across_tenants_and_logs_why(tenant_a, tenant_b, caplog):
     with (
         caplog.at_level(logging.INFO, logger="platform.platform_wide"),
