@@ -54,7 +54,7 @@ def test_with_occupancy_takes_the_resource_for_the_booking_and_its_buffers():
     )
 
     with scopes_disabled():
-        occupancy = Occupancy.objects.get(booking=booking)
+        occupancy = Occupancy.objects.select_related("resource").get(booking=booking)
     assert occupancy.resource == booking.resource
     assert occupancy.organization == booking.organization
     assert occupancy.starts_at == booking.starts_at - timedelta(minutes=10)

@@ -290,7 +290,9 @@ def test_a_persons_day_shows_only_their_free_times_and_books_them(
         response = client.post(url, {**choice, **GUEST, "step": "confirm"}, follow=True)
     assert 'data-testid="person">Ben<' in response.content.decode()  # the confirmation page
     with scopes_disabled():
-        booking = Booking.objects.get(Customer.email_is("sven@example.com", path="customer__"))
+        booking = Booking.objects.select_related("resource").get(
+            Customer.email_is("sven@example.com", path="customer__")
+        )
     assert booking.resource == ben
     assert "With: Ben" in mail.outbox[-1].body
     assert (
