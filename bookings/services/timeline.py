@@ -10,23 +10,9 @@ from accounts.models import AuditAction, User
 from bookings.models import Booking, BookingEvent, BookingSource
 
 
-def event_record(
-    booking: Booking,
-    *,
-    kind: str,
-    actor: User | None,
-    from_status: str = "",
-    to_status: str = "",
-    changes: dict | None = None,
-) -> BookingEvent:
-    event = event_row(
-        booking,
-        kind=kind,
-        actor=actor,
-        from_status=from_status,
-        to_status=to_status,
-        changes=changes,
-    )
+def event_record(booking: Booking, **fields) -> BookingEvent:
+    """Save the timeline entry (the fields event_row takes) and put it on the audit trail."""
+    event = event_row(booking, **fields)
     event.save(force_insert=True)
     event_audit(event)
     return event
