@@ -21,10 +21,10 @@ from contextvars import ContextVar
 
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from rest_framework.throttling import BaseThrottle
 
 from accounts.models import AuditEntry, Customer, User
 from accounts.roles import grants_of, is_platform_admin
+from config.api.throttling import client_address
 
 _request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
 
@@ -47,9 +47,8 @@ class AuditOriginMiddleware:
 
 
 def _client_address(request: HttpRequest) -> str | None:
-    """The client as the API's throttles see it (REST_FRAMEWORK's NUM_PROXIES decides whether
-    X-Forwarded-For is believed); None for anything that is not an IP address."""
-    candidate = BaseThrottle().get_ident(request) or ""
+    """The client as the throttles see it; None for anything that is not an IP address."""
+    candidate = client_address(request) or ""
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:

@@ -25,7 +25,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.throttling import BaseThrottle
 
 from accounts import roles
 from accounts.models import Organization, User
@@ -33,12 +32,6 @@ from accounts.models import Organization, User
 # The session's end is written again only once it is this much closer than the full idle time,
 # so an active staff member's requests do not each write their session row.
 SESSION_RENEWAL_STEP = timedelta(minutes=1)
-
-
-def client_address(request: HttpRequest) -> str:
-    """The client's address exactly as the API's throttles read it (REST_FRAMEWORK's
-    NUM_PROXIES), so a lockout and a throttle never disagree about who is asking."""
-    return BaseThrottle().get_ident(request)
 
 
 class AdminOnlyAxesHandler(AxesDatabaseHandler):

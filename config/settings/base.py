@@ -404,7 +404,7 @@ AXES_USERNAME_CALLABLE = "accounts.sign_in.sign_in_name"  # Ann@x.com and ann@x.
 # The "locked out" page, saying when to try again (templates/admin/locked_out.html).
 AXES_LOCKOUT_CALLABLE = "accounts.sign_in.locked_out"
 # The client address as the API's throttles read it (REST_FRAMEWORK["NUM_PROXIES"]).
-AXES_CLIENT_IP_CALLABLE = "accounts.sign_in.client_address"
+AXES_CLIENT_IP_CALLABLE = "config.api.throttling.client_address"
 AXES_VERBOSE = False
 # Staff sessions end after this long without a request; each request pushes the end forward.
 STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=60)
