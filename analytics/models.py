@@ -6,14 +6,17 @@ refresh (its `as_of`); the days from then to today come live from the bookings t
 (analytics/figures.py), so a dashboard is never a day behind and no day is counted twice.
 
 They derive from TenantModel like every tenant-owned model: the same scoped manager guards them,
-and accounts.roles narrows them by location for managers.
+and accounts.roles narrows them by location for managers. PostgreSQL gives materialized views
+no row policies, so each model reads a walled view of its materialized view (`view_of`, closed
+to the app role), which shows the rows of the organizations the scope allows, walled as the
+bookings they come from (config.row_security, "walled views").
 """
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from accounts.models import Location, TenantModel
-from bookings.models import Service
+from bookings.models import Booking, Service
 from fleet.models import Resource
 
 
@@ -48,6 +51,9 @@ class LocationDay(TenantModel):
 
     tenant_location_path = "location"
 
+    view_of = "analytics_location_day_all"
+    walled_as = Booking._meta.db_table
+
     class Meta:
         managed = False
         db_table = "analytics_location_day"
@@ -64,6 +70,9 @@ class ResourceDay(TenantModel):
     booked_minutes = models.PositiveIntegerField(help_text="Only the minutes inside open hours.")
 
     tenant_location_path = "location"
+
+    view_of = "analytics_resource_day_all"
+    walled_as = Booking._meta.db_table
 
     class Meta:
         managed = False
@@ -87,17 +96,25 @@ class OfferingMonth(TenantModel):
 
     tenant_location_path = "location"
 
+    view_of = "analytics_offering_month_all"
+    walled_as = Booking._meta.db_table
+
     class Meta:
         managed = False
         db_table = "analytics_offering_month"
 
 
 class ReportView(models.TextChoices):
-    """The materialized views, by their table names."""
+    """The reports, by the names of the walled views the app reads them through."""
 
     LOCATION_DAY = LocationDay._meta.db_table, "Bookings per location and day"
     RESOURCE_DAY = ResourceDay._meta.db_table, "Utilization per resource and day"
     OFFERING_MONTH = OfferingMonth._meta.db_table, "Bookings per service or car and month"
+
+    @property
+    def materialized(self) -> str:
+        """The materialized view behind it: what a refresh refreshes."""
+        return f"{self.value}_all"
 
 
 class ViewRefresh(models.Model):

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Location, Organization
 from accounts.roles import permitted
@@ -27,7 +27,8 @@ from analytics.figures import (
     live_resource_days,
 )
 from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay, ViewRefresh
-from bookings.models import Booking, BookingStatus, OccupancyRange, Service
+from bookings.models import Booking, BookingStatus, Service
+from bookings.selectors import bookings_overlapping
 from fleet.models import Car, Resource
 
 VIEW_FIGURES = "analytics.view_locationday"
@@ -336,15 +337,13 @@ class Schedule:
 
 def today_schedule(*, user, locations: Iterable[Location], now: datetime) -> Schedule:
     """Bookings taking place on each location's local today, in start order."""
-    today = Q(pk__in=[])
+    days = []
     for location in locations:
         day = now.astimezone(location.time_zone).date()
         starts = datetime.combine(day, time(0), tzinfo=location.time_zone)
         ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=location.time_zone)
-        # The expression of the booking_location_period index: today's bookings only.
-        today |= Q(period__overlap=OccupancyRange(Value(location.pk), Value(starts), Value(ends)))
-    period = OccupancyRange(F("location_id"), F("starts_at"), F("ends_at"))
-    bookings = permitted(user, VIEW_SCHEDULE, Booking.objects.alias(period=period).filter(today))
+        days.append((location.pk, (starts, ends)))
+    bookings = permitted(user, VIEW_SCHEDULE, bookings_overlapping(days))
     counts = dict(bookings.order_by().values_list("status").annotate(Count("pk")))
     return Schedule(
         bookings=list(

@@ -45,7 +45,7 @@ def view_refresh(*, view: ReportView) -> ViewRefresh | None:
         if not cursor.fetchone()[0]:
             return None
         cursor.execute("SELECT set_config('analytics.as_of', %s, true)", [as_of.isoformat()])
-        cursor.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {ReportView(view).value}")
+        cursor.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {ReportView(view).materialized}")
         duration = timedelta(seconds=time.monotonic() - started)
         updated = ViewRefresh.objects.filter(view=view).update(
             as_of=as_of, duration=duration, refresh_count=F("refresh_count") + 1

@@ -226,18 +226,71 @@ POLICY_EXPRESSION = (
 )
 
 
+# A view that applies the wall in its own WHERE (bookings.models.periods says why): the rows
+# the policy would let the reader see, for a reader the policy binds; every row for one it does
+# not (the owner: platform_wide, or row security off), as on the table itself. Read-only for
+# the app: an updatable view would write as its owner, past the policy's WITH CHECK.
+_WALLED_VIEW = """
+DROP VIEW IF EXISTS {view};
+CREATE VIEW {view} AS SELECT {columns} FROM {source}
+    WHERE {expression} OR NOT row_security_active('{walled_as}');
+GRANT SELECT ON {view} TO {role};
+"""
+# A source that carries no policy of its own (a materialized view) is read only through its
+# walled view.
+_CLOSE_SOURCE = """
+DO $$
+BEGIN
+    IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = '{source}'::regclass) THEN
+        REVOKE ALL ON {source} FROM {role};
+    END IF;
+END $$;
+"""
+
+
+def walled_views() -> list[type]:
+    """The unmanaged models whose tables are walled views: each names the relation it shows
+    (`view_of`) and the table whose row security it follows (`walled_as`, by default the same:
+    the analytics views' figures are walled as the bookings they come from)."""
+    from django.apps import apps
+
+    return [
+        model
+        for model in apps.get_models()
+        if not model._meta.managed and getattr(model, "view_of", None) is not None
+    ]
+
+
+def _install_walled_views(cursor, quote, role: str, expression: str) -> None:
+    # Dropped, made and granted in one round trip, one implicit transaction: readers wait for
+    # it, none finds it missing. A migration that alters one of its columns drops it first.
+    for model in walled_views():
+        source = model.view_of
+        sql = _WALLED_VIEW.format(
+            view=quote(model._meta.db_table),
+            columns=", ".join(quote(field.column) for field in model._meta.concrete_fields),
+            source=quote(source),
+            walled_as=getattr(model, "walled_as", source),
+            expression=expression,
+            role=role,
+        )
+        cursor.execute(sql + _CLOSE_SOURCE.format(source=quote(source), role=role))
+
+
 def tenant_tables(cursor) -> list[str]:
     cursor.execute(TENANT_TABLES_SQL, [list(UNWALLED)])
     return [name for (name,) in cursor.fetchall()]
 
 
 def install(using: str = "default") -> list[str]:
-    """Creates the app role if missing, grants it the schema, and puts the policy on every
-    tenant table; returns those tables. Idempotent; run by the owner (post_migrate)."""
+    """Creates the app role if missing, grants it the schema, puts the policy on every tenant
+    table and makes the walled views; returns the tables. Idempotent; run by the owner
+    (post_migrate)."""
     role = app_role()
     expression = POLICY_EXPRESSION.format(setting=SETTING)
+    quote = connections[using].ops.quote_name
     with (
-        platform_wide("row security: role, grants and policies after migrate"),
+        platform_wide("row security: role, grants, policies and walled views after migrate"),
         connections[using].cursor() as cursor,
     ):
         cursor.execute(_CREATE_ROLE.format(role=role))
@@ -254,13 +307,15 @@ def install(using: str = "default") -> list[str]:
         )
         walled = {name for (name,) in cursor.fetchall()}
         for table in (name for name in tables if name not in walled):
-            quoted = connections[using].ops.quote_name(table)
+            quoted = quote(table)
             cursor.execute(
                 f"ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY;"
                 f"DROP POLICY IF EXISTS {POLICY} ON {quoted};"
                 f"CREATE POLICY {POLICY} ON {quoted} USING ({expression})"
                 f" WITH CHECK ({expression});"
             )
+        # After the policies: a source without one is closed to the app role.
+        _install_walled_views(cursor, quote, role, expression)
     return tables
 
 

@@ -22,12 +22,14 @@ from bookings.models.catalogue import (
 from bookings.models.occupancy import BlockKind, Maintenance, Occupancy
 from bookings.models.outbox import EmailKind, EmailStatus, OutboxEmail
 from bookings.models.payments import Payment, PaymentKind, PaymentMethod
+from bookings.models.periods import BookingPeriod, OccupancyPeriod
 from bookings.models.reviews import CarReview, ReviewStatus
 
 __all__ = [
     "BlockKind",
     "Booking",
     "BookingEvent",
+    "BookingPeriod",
     "BookingSource",
     "BookingStatus",
     "CarReview",
@@ -37,6 +39,7 @@ __all__ = [
     "EmailStatus",
     "Maintenance",
     "Occupancy",
+    "OccupancyPeriod",
     "OccupancyRange",
     "OpeningHours",
     "OutboxEmail",

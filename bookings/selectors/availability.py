@@ -29,8 +29,9 @@ from bookings.errors import (
 )
 from bookings.models import (
     Booking,
+    BookingPeriod,
     Closure,
-    Occupancy,
+    OccupancyPeriod,
     OccupancyRange,
     OpeningHours,
     Service,
@@ -204,21 +205,43 @@ def occupancies_in_window(resource_ids: Iterable[int], window: Interval) -> Quer
     Asked as "whose occupancy_range overlaps the window's range of each resource", the question
     the exclusion constraint's GiST index answers bounded on both sides: a B-tree on (resource,
     ends_at) bounds only one, and read every later occupancy of the resource, a cost that grew
-    with the booked horizon (docs/indexes.md, "Availability at 1M bookings").
+    with the booked horizon (docs/indexes.md, "Availability at 1M bookings"). Read through the
+    walled view, so the index serves under row security too (bookings.models.periods).
     """
-    span = OccupancyRange(F("resource_id"), F("starts_at"), F("ends_at"))
-    overlapping = Q()
-    for resource_id in resource_ids:
-        window_of_resource = OccupancyRange(Value(resource_id), Value(window[0]), Value(window[1]))
-        overlapping |= Q(span__overlap=window_of_resource)
+    overlapping = _overlapping("resource_id", ((pk, window) for pk in resource_ids))
     if not overlapping:
-        return Occupancy.objects.none().values_list("resource_id", "starts_at", "ends_at")
+        return OccupancyPeriod.objects.none().values_list("resource_id", "starts_at", "ends_at")
     return (
-        Occupancy.objects.alias(span=span)
+        OccupancyPeriod.objects.alias(span=_span("resource_id"))
         .filter(overlapping)
         .order_by("resource_id", "starts_at")
         .values_list("resource_id", "starts_at", "ends_at")
     )
+
+
+def bookings_overlapping(windows: Iterable[tuple[int, Interval]]) -> QuerySet:
+    """The bookings at each (location id, window) overlapping the window, past and future
+    unread. Two statements: the slice's ids through booking_location_period in the walled view,
+    then the bookings by primary key. Given the ids as values the planner reads exactly those;
+    given a subquery it may drive the read from the table instead, where the row policy keeps
+    the period index out of reach (bookings.models.periods)."""
+    overlapping = _overlapping("location_id", windows)
+    if not overlapping:
+        return Booking.objects.none()
+    slice_ = BookingPeriod.objects.alias(span=_span("location_id")).filter(overlapping)
+    return Booking.objects.filter(pk__in=list(slice_.values_list("pk", flat=True)))
+
+
+def _span(column: str) -> OccupancyRange:
+    return OccupancyRange(F(column), F("starts_at"), F("ends_at"))
+
+
+def _overlapping(column: str, windows: Iterable[tuple[int, Interval]]) -> Q:
+    """`span` overlaps the window of its id, in the encoding of the period indexes."""
+    overlapping = Q()
+    for pk, (starts_at, ends_at) in windows:
+        overlapping |= Q(span__overlap=OccupancyRange(Value(pk), Value(starts_at), Value(ends_at)))
+    return overlapping
 
 
 class OccupiedTimes:

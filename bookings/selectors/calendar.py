@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.db.models import Exists, OuterRef
 
 from accounts.models import Location
 from accounts.roles import permitted
-from bookings.models import Booking, Maintenance, OccupancyRange
+from bookings.models import Booking, Maintenance
 from bookings.policy import HOLDING_STATUSES
-from bookings.selectors.availability import Interval, OpeningCalendar
+from bookings.selectors.availability import Interval, OpeningCalendar, bookings_overlapping
 from fleet.models import Resource, ResourceKind
 
 VIEW_BOOKING = "bookings.view_booking"
@@ -307,13 +307,6 @@ class _Reads:
     maintenance: list[Maintenance]  # annotated with `detailed`
 
 
-def _bookings_overlapping(location: Location, window: Interval) -> QuerySet:
-    """The location's bookings overlapping the window: the booking_location_period index."""
-    period = OccupancyRange(F("location_id"), F("starts_at"), F("ends_at"))
-    wanted = OccupancyRange(Value(location.pk), Value(window[0]), Value(window[1]))
-    return Booking.objects.alias(period=period).filter(period__overlap=wanted)
-
-
 def _read(user, location: Location, first: date, last: date) -> _Reads:
     tz = location.time_zone
     window = (local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz))
@@ -328,7 +321,7 @@ def _read(user, location: Location, first: date, last: date) -> _Reads:
     # customer, service or link. The permission is asked in the same query (EXISTS).
     may_view = permitted(user, VIEW_BOOKING, Booking.objects.filter(pk=OuterRef("pk")))
     bookings = list(
-        _bookings_overlapping(location, window)
+        bookings_overlapping([(location.pk, window)])
         .annotate(detailed=Exists(may_view))
         .select_related("customer", "service")
         .order_by("starts_at", "pk")

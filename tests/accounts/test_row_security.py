@@ -15,7 +15,9 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Location, TenantModel
 from accounts.tenancy import organization_scope
-from config.row_security import POLICY, platform_wide, tenant_tables
+from analytics.models import ReportView
+from config.row_security import POLICY, platform_wide, tenant_tables, walled_views
+from tests.analytics.history import views_emptied, views_refreshed_as_of
 from tests.factories import BookingFactory, ResourceFactory, ServiceFactory
 
 ROLE = settings.DATABASE_APP_ROLE
@@ -138,6 +140,44 @@ def test_writing_another_organizations_row_under_a_scope_fails(tenant_a, tenant_
             assert cursor.rowcount == 0
     with scopes_disabled():
         assert Location.objects.get(pk=tenant_b.location.pk).name == tenant_b.location.name
+
+
+def test_the_walled_views_hold_the_same_wall_and_cannot_be_written(
+    transactional_db, tenant_a, tenant_b, request
+):
+    """The walled views bypass the policy (so the period indexes serve; the analytics views,
+    materialized, can have none) and apply the wall themselves: never more than the wall."""
+    fill(tenant_a, tenant_b)
+    views_refreshed_as_of("2100-01-01T00:00:00+00:00")  # every booking's day in the views
+    request.addfinalizer(views_emptied)
+    a, b = tenant_a.organization.pk, tenant_b.organization.pk
+    views = sorted(model._meta.db_table for model in walled_views())
+    assert views == sorted(
+        ["bookings_booking_period", "bookings_occupancy_period", *ReportView.values]
+    )
+    with app_role_connection() as raw:
+        for view in views:
+            assert raw.execute(f'SELECT count(*) FROM "{view}"').fetchone() == (0,), view
+        with raw.transaction():
+            raw.execute("SELECT set_config('app.organization_ids', %s, true)", [str(a)])
+            for view in views:
+                rows = raw.execute(f'SELECT DISTINCT organization_id FROM "{view}"').fetchall()
+                assert rows == [(a,)], view
+        for statement in (
+            "UPDATE bookings_booking_period SET starts_at = starts_at",
+            "DELETE FROM bookings_occupancy_period",
+            "INSERT INTO bookings_occupancy_period (id) VALUES (1)",
+            # The materialized views behind the analytics ones are closed to the app role.
+            f"SELECT count(*) FROM {ReportView.LOCATION_DAY.materialized}",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), raw.transaction():
+                raw.execute("SELECT set_config('app.organization_ids', %s, true)", [str(b)])
+                raw.execute(statement)
+    # The owner, like on the tables, sees every organization's rows.
+    with platform_wide("test: the views as the owner"), connection.cursor() as cursor:
+        for view in views:
+            cursor.execute(f'SELECT DISTINCT organization_id FROM "{view}" ORDER BY 1')
+            assert cursor.fetchall() == [(a,), (b,)], view
 
 
 def test_the_scope_set_in_a_transaction_ends_with_it(tenant_a, tenant_b):

@@ -18,8 +18,13 @@ def views_emptied() -> None:
     Committed refreshes outlive a transactional test (its flush empties tables, not views), so
     tests that commit leave the views as empty as they found them.
     """
-    # The views' owner refreshes them: the scopes off (the app role may only read them).
+    views_refreshed_as_of("2000-01-01T00:00:00+00:00")
+
+
+def views_refreshed_as_of(moment: str) -> None:
+    """Every view refreshed as if it were `moment` (an ISO instant)."""
+    # The views' owner refreshes them (the app role reads them through their walled views).
     with scopes_disabled(), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('analytics.as_of', '2000-01-01T00:00:00+00:00', true)")
+        cursor.execute("SELECT set_config('analytics.as_of', %s, true)", [moment])
         for view in ReportView:
-            cursor.execute(f"REFRESH MATERIALIZED VIEW {view.value}")
+            cursor.execute(f"REFRESH MATERIALIZED VIEW {view.materialized}")

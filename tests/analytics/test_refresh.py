@@ -21,6 +21,7 @@ from django_scopes import scopes_disabled
 from analytics.models import LocationDay, ReportView, ResourceDay, ViewRefresh
 from analytics.services import view_refresh
 from analytics.tasks import analytics_views_refresh
+from config.row_security import platform_wide
 from tests.analytics.history import refresh_counts, views_emptied
 from tests.factories import BookingFactory
 from tests.scenarios import HELSINKI, NOW, CarWash
@@ -141,7 +142,11 @@ def waits_at_its_record(refresh: Connection, hold: Hold) -> bool:
 def read_view(view: str) -> int | OperationalError:
     """A dashboard's read of the view that gives up after READ_TIMEOUT: its rows, or the error."""
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with (
+            platform_wide("tests: every organization's rows"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(f"SET LOCAL statement_timeout = '{READ_TIMEOUT}'")
             cursor.execute(f"SELECT count(*) FROM {view}")
             return cursor.fetchone()[0]
@@ -182,7 +187,7 @@ def test_a_concurrent_refresh_lets_readers_read_the_old_rows(committed):
         wait_until(lambda: waits_at_its_record(refresh, record), "the refresh waits at its record")
         # (CONCURRENTLY takes an EXCLUSIVE lock, which readers' ACCESS SHARE does not conflict
         # with; a plain REFRESH holds ACCESS EXCLUSIVE, as the control below shows.)
-        held = locks_on(refresh.pid, LOCATION_DAY)
+        held = locks_on(refresh.pid, LOCATION_DAY.materialized)
         assert "ExclusiveLock" in held
         assert "AccessExclusiveLock" not in held
 
@@ -205,11 +210,11 @@ def test_control_a_plain_refresh_held_open_blocks_the_same_reader(committed):
 
     def plain_refresh() -> None:
         with scopes_disabled(), connection.cursor() as cursor:  # the views' owner refreshes
-            cursor.execute(f"REFRESH MATERIALIZED VIEW {LOCATION_DAY}")
+            cursor.execute(f"REFRESH MATERIALIZED VIEW {LOCATION_DAY.materialized}")
 
     refresh = Hold(plain_refresh).begin()
     try:
-        assert "AccessExclusiveLock" in locks_on(refresh.pid, LOCATION_DAY)
+        assert "AccessExclusiveLock" in locks_on(refresh.pid, LOCATION_DAY.materialized)
 
         during = Connection(lambda: read_view(LOCATION_DAY)).begin().outcome()
 
