@@ -7,7 +7,7 @@ from django.db.models import F, Func, Q
 
 from accounts.models import Customer, Location, TenantModel, User
 from bookings.models.catalogue import Service, VehicleType
-from config.encryption import EncryptedCharField, EncryptedTextField
+from config.encryption import EncryptedCharField, EncryptedJSONField, EncryptedTextField
 from fleet.models import Resource
 
 
@@ -139,7 +139,8 @@ class BookingEvent(TenantModel):
     )
     from_status = models.CharField(max_length=12, choices=BookingStatus.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=BookingStatus.choices, blank=True)
-    changes = models.JSONField(default=dict, blank=True)
+    # Encrypted: it carries what a customer or staff typed (a cancellation's reason).
+    changes = EncryptedJSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     tenant_location_path = "booking__location"

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.encryption import EncryptedJSONField
+
 # How long an API client may retry a request with the same Idempotency-Key.
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 
@@ -28,7 +30,8 @@ class IdempotencyRecord(models.Model):
         max_length=64, help_text="SHA-256 of method, path, body."
     )
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # Encrypted: a booking's answer names its customer (email, phone, notes).
+    response_body = EncryptedJSONField(null=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = IdempotencyRecordQuerySet.as_manager()

@@ -23,6 +23,8 @@ from accounts.services import account_delete, customer_for_desk, customer_for_gu
 from bookings.models import Booking, EmailKind, OutboxEmail
 from bookings.notifications import email_queue
 from bookings.selectors.access import booking_by_code_and_email
+from bookings.services.timeline import event_record
+from config.api.models import IdempotencyRecord
 from config.encryption import UnreadableCiphertext, blind_index
 from config.operations.backups import pg_program
 from tests.factories import BookingFactory, CustomerFactory
@@ -83,6 +85,15 @@ def test_a_dump_of_the_database_shows_no_customers_email_phone_or_notes(tenant_a
             )
             with scope(organization=tenant_a.organization.pk), transaction.atomic():
                 email_queue(booking, kind=EmailKind.CONFIRMATION, event_key="created")
+                # The timeline keeps the reason typed; an API client's stored answer, the guest.
+                event_record(booking, kind="cancelled", actor=None, changes={"reason": REASON})
+            IdempotencyRecord.objects.create(
+                user=tenant_a.owner,
+                key=f"key-{guest.pk}",
+                request_fingerprint="0" * 64,
+                response_status=201,
+                response_body={"customer": {"email": guest.email, "phone": guest.phone.as_e164}},
+            )
         assert OutboxEmail.objects.filter(booking__customer__in=guests).count() == 3
 
     # when the database is dumped as an operator (or a thief of a backup) would
@@ -123,6 +134,10 @@ def test_a_dump_of_the_database_shows_no_customers_email_phone_or_notes(tenant_a
             assert read.bookings.get().notes == NOTE
             email = read.bookings.get().emails.get()
             assert (email.to, email.snapshot["cancellation_reason"]) == (read.email, REASON)
+            event = read.bookings.get().events.get(kind="cancelled")
+            assert event.changes == {"reason": REASON}
+            answer = IdempotencyRecord.objects.get(key=f"key-{guest.pk}").response_body
+            assert answer["customer"]["email"] == read.email
 
 
 @pytest.mark.django_db
