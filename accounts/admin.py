@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch
@@ -24,6 +24,7 @@ from accounts.services import (
     membership_exists,
     membership_is_last_owner,
     membership_validate,
+    second_factor_reset,
 )
 from accounts.tenancy import ScopedModelMultipleChoiceField
 
@@ -145,6 +146,7 @@ class MembershipAdmin(TenantModelAdmin):
     list_select_related = ["user", "organization"]
     autocomplete_fields = ["locations"]
     readonly_fields = ["user"]
+    actions = ["reset_second_factor"]
 
     def get_queryset(self, request):
         # Show only the locations the viewer may know of in "Works at".
@@ -187,6 +189,20 @@ class MembershipAdmin(TenantModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         _removal_audit(request, queryset, AuditAction.MEMBERSHIP_REMOVED)
         super().delete_queryset(request, queryset)
+
+    @admin.action(
+        description="Reset the second factor (a lost phone: they set up a new one)",
+        permissions=["change"],
+    )
+    def reset_second_factor(self, request, queryset) -> None:
+        for membership in queryset.select_related("user"):
+            try:
+                removed = second_factor_reset(actor=request.user, membership=membership)
+            except PermissionDenied as refused:
+                self.message_user(request, str(refused), messages.ERROR)
+                continue
+            done = "sets up a new authenticator" if removed else "had none; sets one up if asked"
+            self.message_user(request, f"{membership.user}: {done} at the next sign-in.")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and membership_is_last_owner(obj):

@@ -417,6 +417,7 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_ADDED = "membership_added", "Added a member"
     MEMBERSHIP_CHANGED = "membership_changed", "Changed a member's role"
     MEMBERSHIP_REMOVED = "membership_removed", "Removed a member"
+    SECOND_FACTOR_RESET = "second_factor_reset", "Reset a member's second factor"
 
 
 class AuditEntry(TenantModel):

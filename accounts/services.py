@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -13,9 +13,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from phonenumber_field.phonenumber import PhoneNumber
 
+from accounts import roles
+from accounts.audit import audit_record
 from accounts.errors import InvalidLink, LastOwner
 from accounts.models import (
     AccountEmailKind,
+    AuditAction,
     Customer,
     Location,
     Membership,
@@ -440,3 +443,35 @@ def second_factor_enrolment_confirm(*, actor: User, code: str) -> TOTPDevice:
         device.save(update_fields=["confirmed"])
         TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
     return device
+
+
+def second_factor_reset(*, actor: User, membership: Membership) -> int:
+    """Forget a member's authenticator (a lost or replaced phone): they set up a new one at
+    their next sign-in. Returns the devices removed.
+
+    A person has one authenticator for every organization they work for, so removing it lowers
+    each of those doors until they enrol again: only someone who may change memberships in all
+    of them (their owner) or a platform admin may do it. Recorded on each one's audit trail.
+    """
+    person = membership.user
+    organization_ids = sorted(roles.grants_of(person))
+    may = roles.is_platform_admin(actor) or all(
+        (grant := roles.grants_of(actor).get(pk)) and grant.allows("accounts.change_membership")
+        for pk in organization_ids
+    )
+    if not may:
+        raise PermissionDenied(
+            f"{person} also works for an organization you do not own: a platform admin resets "
+            "their second factor."
+        )
+    with transaction.atomic():
+        removed, _ = TOTPDevice.objects.filter(user=person).delete()
+        for organization_id in organization_ids:
+            audit_record(
+                actor=actor,
+                action=AuditAction.SECOND_FACTOR_RESET,
+                organization_id=organization_id,
+                target=person,
+                details={"user_id": person.pk, "devices": removed},
+            )
+    return removed

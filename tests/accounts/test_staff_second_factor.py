@@ -9,7 +9,9 @@ import time_machine
 from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_scopes import scopes_disabled
 
+from accounts.models import AuditAction, AuditEntry
 from tests.factories import MembershipFactory
 
 SECOND_FACTOR = "/admin/second-factor/"
@@ -187,3 +189,79 @@ def test_staff_cannot_see_or_remove_authenticators(tenant_a, client_for, platfor
     removed = admin.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
     assert removed.status_code == 302
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+# --- A lost phone: the owner resets the second factor -------------------------------------------
+
+MEMBERSHIPS = "/admin/accounts/membership/"
+
+
+def with_authenticator(user) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+def with_second_factor_given(user) -> Client:
+    """Signed in with the password and a code of the person's own authenticator."""
+    device = with_authenticator(user)
+    client = signed_in_with_password(user)
+    assert client.post(SECOND_FACTOR, {"code": code_of(device)}).status_code == 302
+    return client
+
+
+def reset_by(client, membership):
+    return client.post(
+        MEMBERSHIPS,
+        {"action": "reset_second_factor", "_selected_action": [membership.pk]},
+        follow=True,
+    )
+
+
+def reset_entries(person) -> list[AuditEntry]:
+    with scopes_disabled():
+        return list(
+            AuditEntry.objects.filter(action=AuditAction.SECOND_FACTOR_RESET, target_id=person.pk)
+        )
+
+
+def test_an_owner_resets_a_lost_authenticator_and_the_person_sets_up_a_new_one(requiring):
+    with_authenticator(requiring.staff)
+
+    answer = reset_by(with_second_factor_given(requiring.owner), requiring.staff_membership)
+
+    assert "sets up a new authenticator at the next sign-in" in answer.content.decode()
+    assert not TOTPDevice.objects.filter(user=requiring.staff).exists()
+    (entry,) = reset_entries(requiring.staff)
+    assert (entry.actor, entry.organization) == (requiring.owner, requiring.organization)
+    # the next sign-in asks for a new authenticator, not for a code of the lost one
+    staff = signed_in_with_password(requiring.staff)
+    enrol = staff.get(SECOND_FACTOR)
+    assert "Set up your second factor" in enrol.content.decode()
+
+
+def test_a_manager_cannot_reset_anyones_second_factor(requiring):
+    device = with_authenticator(requiring.staff)
+
+    reset_by(with_second_factor_given(requiring.manager), requiring.staff_membership)
+
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert reset_entries(requiring.staff) == []
+
+
+def test_a_person_working_for_another_organization_too_is_reset_by_a_platform_admin_only(
+    requiring, tenant_b, client_for, platform_admin
+):
+    """One authenticator opens every organization's door: one owner cannot lower another's."""
+    MembershipFactory(user=requiring.staff, organization=tenant_b.organization)
+    device = with_authenticator(requiring.staff)
+
+    refused = reset_by(with_second_factor_given(requiring.owner), requiring.staff_membership)
+
+    assert "also works for an organization you do not own" in refused.content.decode()
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert reset_entries(requiring.staff) == []
+
+    reset_by(client_for(platform_admin), requiring.staff_membership)
+
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+    organizations = {entry.organization_id for entry in reset_entries(requiring.staff)}
+    assert organizations == {requiring.organization.pk, tenant_b.organization.pk}
