@@ -454,15 +454,22 @@ def second_factor_reset(*, actor: User, membership: Membership) -> int:
     of them (their owner) or a platform admin may do it. Recorded on each one's audit trail.
     """
     person = membership.user
-    organization_ids = sorted(roles.grants_of(person))
-    may = roles.is_platform_admin(actor) or all(
-        (grant := roles.grants_of(actor).get(pk)) and grant.allows("accounts.change_membership")
-        for pk in organization_ids
+    with platform_wide("second factor reset: every organization the person works for"):
+        organization_ids = sorted(
+            set(Membership.objects.filter(user=person).values_list("organization_id", flat=True))
+        )
+    may = roles.is_platform_admin(actor) or (
+        not person.is_superuser  # a platform admin's door is every tenant's
+        and bool(organization_ids)
+        and all(
+            (grant := roles.grants_of(actor).get(pk)) and grant.allows("accounts.change_membership")
+            for pk in organization_ids
+        )
     )
     if not may:
         raise PermissionDenied(
-            f"{person} also works for an organization you do not own: a platform admin resets "
-            "their second factor."
+            f"{person} also works for an organization you do not own, or is a platform admin: "
+            "a platform admin resets their second factor."
         )
     with transaction.atomic():
         removed, _ = TOTPDevice.objects.filter(user=person).delete()

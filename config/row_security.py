@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql.base import Cursor as DjangoCursor
 from django.db.backends.signals import connection_created
@@ -289,8 +289,11 @@ def install(using: str = "default") -> list[str]:
     role = app_role()
     expression = POLICY_EXPRESSION.format(setting=SETTING)
     quote = connections[using].ops.quote_name
+    # One transaction: the schema-wide grants reach the views and the materialized views too,
+    # and must never be seen before the walled views' revokes that follow them.
     with (
         platform_wide("row security: role, grants, policies and walled views after migrate"),
+        transaction.atomic(using=using),
         connections[using].cursor() as cursor,
     ):
         cursor.execute(_CREATE_ROLE.format(role=role))

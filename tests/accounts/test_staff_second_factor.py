@@ -265,3 +265,14 @@ def test_a_person_working_for_another_organization_too_is_reset_by_a_platform_ad
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
     organizations = {entry.organization_id for entry in reset_entries(requiring.staff)}
     assert organizations == {requiring.organization.pk, tenant_b.organization.pk}
+
+
+def test_an_owner_cannot_reset_a_platform_admins_second_factor(requiring, platform_admin):
+    """A platform admin's authenticator guards every tenant, not one owner's organization."""
+    membership = MembershipFactory(user=platform_admin, organization=requiring.organization)
+    device = with_authenticator(platform_admin)
+
+    refused = reset_by(with_second_factor_given(requiring.owner), membership)
+
+    assert "or is a platform admin" in refused.content.decode()
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
