@@ -27,6 +27,12 @@ AVAILABILITY_CACHE = Counter(
     "is down the cache is each process's own (config.cache.SharedOrLocalCache).",
     ["result"],
 )
+ANSWER_CACHE = Counter(
+    "booking_answer_cache_total",
+    "Anonymous catalogue reads served whole from the cache (hit) or by the views (miss): "
+    "bookings.api.answers.",
+    ["result"],
+)
 
 
 def counted_booking(create: Callable[..., T]) -> Callable[..., T]:

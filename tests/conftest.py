@@ -5,6 +5,7 @@ from django.test import Client
 from rest_framework.throttling import SimpleRateThrottle
 
 from bookings import reference_cache
+from bookings.api import answers
 from tests.factories import UserFactory
 from tests.scenarios import NOW, Tenant
 
@@ -45,13 +46,22 @@ def fixed_now():
 
 @pytest.fixture
 def empty_cache():
-    """Availability and throttles live in the cache, reference data in the process; each test
-    starts and ends without them."""
+    """Availability, kept answers and throttles live in the cache, reference data and kept
+    answers in the process too; each test starts and ends without them."""
     cache.clear()
     reference_cache.forget_all()
+    answers.forget_all()
     yield
     cache.clear()
     reference_cache.forget_all()
+    answers.forget_all()
+
+
+@pytest.fixture(autouse=True)
+def no_answers_kept_in_the_process():
+    """Each test starts with no kept answer in the process (bookings.api.answers): their keys
+    name generations, which start again from 1 in each test's rolled-back database."""
+    answers.forget_all()
 
 
 @pytest.fixture

@@ -4,12 +4,13 @@ Every view runs in the organization's scope, entered by the tenant middleware fr
 The lists and availability read the organization's reference data from the process's copy of
 its current generation (bookings.reference_cache): one query for the generation (availability:
 with its days') instead of a query per table, and the lists' bodies are written once per
-generation.
+generation. Their anonymous answers are also kept whole (bookings.api.answers): `cached_answer`.
 Availability is served from the engine's cache; ConditionalGetMiddleware adds the ETag that lets
 a polling app get a bodiless 304 when nothing changed.
 """
 
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.models import Location
 from bookings import availability_cache, reference_cache
+from bookings.api.answers import AvailabilityAnswer, ReferenceAnswer
 from bookings.api.serializers import (
     LocationSerializer,
     OrganizationSerializer,
@@ -25,7 +27,7 @@ from bookings.api.serializers import (
     ServiceSerializer,
     availability_body,
 )
-from bookings.selectors import days_between, offered_services, service_slots
+from bookings.selectors import days_between, offered_services, service_slots, slots_hold_until
 from config.api.views import PUBLIC, OrganizationEndpoint
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -48,6 +50,7 @@ class OrganizationView(PublicEndpoint, generics.RetrieveAPIView):
     """The organization named in the URL."""
 
     serializer_class = OrganizationSerializer
+    cached_answer = ReferenceAnswer()
 
     def get_object(self):
         return self.request.organization
@@ -57,6 +60,7 @@ class LocationListView(PublicEndpoint, generics.ListAPIView):
     """The organization's locations with their weekly opening hours."""
 
     serializer_class = LocationSerializer
+    cached_answer = ReferenceAnswer()
 
     def get_queryset(self):
         return Location.objects.prefetch_related("opening_hours").order_by("name", "pk")
@@ -73,6 +77,7 @@ class ServiceListView(PublicEndpoint, generics.ListAPIView):
     """What the organization offers, with prices in its currency."""
 
     serializer_class = ServiceSerializer
+    cached_answer = ReferenceAnswer()
 
     def get_queryset(self):
         return offered_services()
@@ -96,6 +101,7 @@ class ServiceAvailabilityView(PublicEndpoint):
     """Free slots of an appointment service at a location, day by day in its time zone."""
 
     stale_reads_ok = False  # cached by version: computed on the primary (config/replicas.py)
+    cached_answer = AvailabilityAnswer()
 
     @extend_schema(
         parameters=[ServiceAvailabilityQuerySerializer, IF_NONE_MATCH],
@@ -124,12 +130,14 @@ class ServiceAvailabilityView(PublicEndpoint):
             resource = reference.resources.get(asked["resource"])
             if resource is None:
                 raise query.fields["resource"].missing(asked["resource"])
+        now = timezone.now()
         slots = service_slots(
             service=service,
             location=location,
             date_from=asked["date_from"],
             date_to=asked["date_to"],
             resource=resource,
+            now=now,
             generations=generations,
         )
         body = availability_body(
@@ -139,4 +147,9 @@ class ServiceAvailabilityView(PublicEndpoint):
             date_to=asked["date_to"],
             slots=slots,
         )
-        return Response(body)
+        response = Response(body)
+        # The kept answer (bookings.api.answers) must not outlive the first slot's notice.
+        response.answer_expires = slots_hold_until(
+            slots, service=service, location=location, date_to=asked["date_to"], now=now
+        )
+        return response

@@ -20,6 +20,7 @@ from bookings.selectors.availability import (
     occupancies_in_window,
     period_refusal,
     service_slots,
+    slots_hold_until,
 )
 from bookings.selectors.calendar import calendar_day, calendar_week, rental_timeline
 from bookings.selectors.catalogue import (
@@ -62,6 +63,7 @@ __all__ = [
     "rental_timeline",
     "service_locations",
     "service_slots",
+    "slots_hold_until",
     "staff_serving",
     "weekly_hours",
 ]

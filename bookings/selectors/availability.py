@@ -384,6 +384,22 @@ def service_slots(
     return [slot for day in days for slot in by_day[day] if earliest <= slot.starts_at <= latest]
 
 
+def slots_hold_until(
+    slots: list[Slot], *, service: Service, location: Location, date_to: date, now: datetime
+) -> datetime | None:
+    """Until when `service_slots` keeps giving these slots (asked at `now`, to `date_to`) if
+    nothing changes in the database: the first leaves as its notice begins, and none joins
+    while the whole range is within the advance limit. None: no end; `now` when the range
+    reaches past the limit (slots join as time goes on)."""
+    range_end = _local(date_to + timedelta(days=1), time(0), location)
+    if range_end > now + timedelta(days=service.maximum_advance_days):
+        return now
+    if not slots:
+        return None
+    first = min(slot.starts_at for slot in slots)
+    return first - timedelta(minutes=service.minimum_notice_minutes)
+
+
 def nearest_slots(
     *,
     service: Service,

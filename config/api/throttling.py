@@ -40,41 +40,62 @@ class WindowInRedis(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        shared = caches["default"]
-        if not hasattr(shared, "sliding_windows") or cache_skipped(shared):
-            return super().allow_request(request, view)
         self.now = self.timer()
-        try:
-            oldest = self._count(shared, request, view)
-        except ConnectionInterrupted:
-            return super().allow_request(request, view)
+        window = f"{self.key}:window"
+        counted = getattr(request, "_counted_windows", {})
+        if window not in counted:
+            shared = caches["default"]
+            if not hasattr(shared, "sliding_windows") or cache_skipped(shared):
+                return super().allow_request(request, view)
+            windows = {window: (self.duration, self.num_requests)}
+            if view is not None:
+                windows |= {key: limit for key, limit in windows_of(view, request).items()
+                            if key not in windows}  # fmt: skip
+            try:
+                counted = shared.sliding_windows(windows, now=self.now)
+            except ConnectionInterrupted:
+                return super().allow_request(request, view)
+            if view is not None:
+                request._counted_windows = counted
+        oldest = counted.pop(window)
         if oldest is None:
             return True
         self.history = [oldest] * self.num_requests  # what DRF's wait() reads of a full window
         return self.throttle_failure()
-
-    def _count(self, shared, request, view) -> float | None:
-        """This window's answer: counted with the view's other throttles' on the first call."""
-        window = f"{self.key}:window"
-        counted = getattr(request, "_counted_windows", {})
-        if window not in counted:
-            windows = {window: (self.duration, self.num_requests)}
-            for throttle in view.get_throttles() if view is not None else ():
-                other = (
-                    throttle.window(request, view) if isinstance(throttle, WindowInRedis) else None
-                )
-                if other is not None:
-                    windows.setdefault(other[0], other[1])
-            counted = shared.sliding_windows(windows, now=self.now)
-            if view is not None:
-                request._counted_windows = counted
-        return counted.pop(window)
 
     def window(self, request, view) -> tuple[str, tuple[float, int]] | None:
         """This throttle's window for the request, or None if it does not count it."""
         if self.rate is None or (key := self.get_cache_key(request, view)) is None:
             return None
         return f"{key}:window", (self.duration, self.num_requests)
+
+
+def windows_of(view, request) -> dict[str, tuple[float, int]]:
+    """The windows the view's throttles count `request` in: {key: (duration, limit)}."""
+    windows: dict[str, tuple[float, int]] = {}
+    for throttle in view.get_throttles():
+        window = throttle.window(request, view) if isinstance(throttle, WindowInRedis) else None
+        if window is not None:
+            windows.setdefault(*window)
+    return windows
+
+
+def count_ahead_of_drf(request: HttpRequest, view, asking) -> bool:
+    """Counts `request` against the view's throttles before DRF runs (bookings.api.answers
+    serves some answers without it), as DRF would: `asking` is what they key it by (a user and
+    the request's META and headers). The answers stay on the request, so DRF, if it runs, reads
+    them instead of counting again. False if a throttle refuses it."""
+    throttles = view.get_throttles()
+    if not all(isinstance(throttle, WindowInRedis) for throttle in throttles):
+        return False  # a throttle that counts its own way: DRF alone counts
+    answers: dict[str, float | None] = {}
+    for throttle in throttles:
+        allowed = throttle.allow_request(asking, view)
+        key = getattr(throttle, "key", None) if getattr(throttle, "rate", None) else None
+        if key is not None:  # it counted the request
+            answers[f"{key}:window"] = None if allowed else throttle.history[-1]
+    request._counted_windows = answers
+    return all(oldest is None for oldest in answers.values())
 
 
 class AnonRateThrottle(throttling.AnonRateThrottle, WindowInRedis):

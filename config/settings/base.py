@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "config.api.storable.StorableTextMiddleware",
     # ETag and 304 for every GET: a polling app re-downloads availability only when it changed.
     "django.middleware.http.ConditionalGetMiddleware",
+    # The public catalogue's kept answers, served to anonymous reads before the rest of the stack.
+    "bookings.api.answers.CachedAnswerMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -9,6 +9,8 @@ wrk loads them in turns (floor, platform, floor, platform...) so both see the sa
 the table gives each path's ratio to its floor, the figure that counts on a noisy machine.
 BENCH_ROW_SECURITY=compare adds a third gunicorn, the platform with DATABASE_ROW_SECURITY=false,
 to the same turns, and a column with what row-level security costs (config/row_security.py).
+Last, with the gunicorns stopped, an uncached service-week of availability is timed in one
+process (tests/benchmark/in_process.py).
 
 Services: DATABASE_URL's server (a database `platform_bench` is made on it) or the embedded
 PostgreSQL; REDIS_URL or a private redis-server; CELERY_BROKER_URL or none (emails then wait in
@@ -190,6 +192,11 @@ def run(wrk: str, folder: Path, redis_url: str) -> None:
             without_rls.stop()
     print_table(rows)
     print(checks)
+    say("Timing uncached availability in one process...")
+    timed = json.loads(python(env, "-m", "tests.benchmark.in_process").strip().splitlines()[-1])
+    week = timed["uncached_week"]
+    print(f"uncached availability (service-week, in process, {week['count']} weeks): "
+          f"p50 {week['p50_ms']} ms, p95 {week['p95_ms']} ms, max {week['max_ms']} ms")  # fmt: skip
 
 
 def load(wrk: str, url: str, connections: int, seconds: int, race: list[str] | None) -> Measure:
