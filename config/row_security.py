@@ -266,6 +266,9 @@ def _install_walled_views(cursor, quote, role: str, expression: str) -> None:
     # it, none finds it missing. A migration that alters one of its columns drops it first.
     for model in walled_views():
         source = model.view_of
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [source])
+        if not cursor.fetchone()[0]:
+            continue  # migrated back to before its source existed: nothing to wall
         sql = _WALLED_VIEW.format(
             view=quote(model._meta.db_table),
             columns=", ".join(quote(field.column) for field in model._meta.concrete_fields),
