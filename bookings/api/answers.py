@@ -26,19 +26,19 @@ parse, Redis down) goes through the whole stack as before.
 """
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import SimpleNamespace
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
 from accounts.tenancy import ORGANIZATION_URL_KWARG
+from bookings.api.serializers import MAX_DAYS_PER_REQUEST
 from bookings.availability_cache import cache
 from bookings.metrics import ANSWER_CACHE
 from bookings.selectors import days_between
@@ -48,7 +48,6 @@ from config.api.throttling import count_ahead_of_drf
 ANSWER_TIMEOUT = 60 * 60
 # What a client that takes JSON sends; anything else is DRF's content negotiation to decide.
 JSON_ACCEPTS = frozenset({None, "*/*", "application/json"})
-MAX_DAYS = 62  # more than any range the API allows (MAX_DAYS_PER_REQUEST)
 # Answers each process keeps in front of the shared cache (an availability week is ~25 KB).
 KEPT_IN_PROCESS = 400
 
@@ -84,7 +83,7 @@ class AvailabilityAnswer(ReferenceAnswer):
             first, last = date.fromisoformat(first or ""), date.fromisoformat(last or "")
         except ValueError:
             raise Unkeyable from None
-        if not 0 <= (last - first).days < MAX_DAYS:
+        if not 0 <= (last - first).days < MAX_DAYS_PER_REQUEST:  # longer: the view's 400
             raise Unkeyable
         return int(location), first, last
 
@@ -104,36 +103,9 @@ class Stored:
     content: bytes
 
 
-class _KeptHere:
-    """The answers this process served last, in front of the shared cache: their keys carry
-    the generations, so a copy here is exactly as fresh as the shared one, and a hit spares a
-    round trip. The least recently used leave first."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.answers: OrderedDict[str, Stored] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> Stored | None:
-        with self.lock:
-            stored = self.answers.get(key)
-            if stored is not None:
-                self.answers.move_to_end(key)
-            return stored
-
-    def put(self, key: str, stored: Stored) -> None:
-        with self.lock:
-            self.answers[key] = stored
-            self.answers.move_to_end(key)
-            while len(self.answers) > self.size:
-                self.answers.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.answers.clear()
-
-
-_kept_here = _KeptHere(KEPT_IN_PROCESS)
+# The answers this process served last, in front of the shared cache: their keys carry the
+# generations, so a copy here is exactly as fresh as the shared one, and a hit spares a round trip.
+_kept_here = LocMemCache("kept-answers", {"OPTIONS": {"MAX_ENTRIES": KEPT_IN_PROCESS}})
 
 
 def forget_all() -> None:
@@ -173,7 +145,7 @@ class CachedAnswerMiddleware:
 
         stored = _kept_here.get(key)
         if stored is None and (stored := cache.get(key)) is not None:
-            _kept_here.put(key, stored)
+            _kept_here.set(key, stored, timeout=ANSWER_TIMEOUT)
         if stored is not None and (stored.expires is None or time.time() < stored.expires):
             ANSWER_CACHE.labels("hit").inc()
             return HttpResponse(stored.content, status=stored.status, headers=stored.headers)
@@ -189,7 +161,7 @@ class CachedAnswerMiddleware:
                 content=response.content,
             )
             cache.set(key, stored, timeout=ANSWER_TIMEOUT)
-            _kept_here.put(key, stored)
+            _kept_here.set(key, stored, timeout=ANSWER_TIMEOUT)
         return response
 
     @staticmethod
