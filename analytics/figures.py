@@ -1,11 +1,13 @@
-"""The SQL that turns bookings into figures, written once for the views and for the live slice.
+"""The SQL that turns bookings into figures, written once for the tables, their updates and the
+live slice.
 
 Each query has two holes: `$bookings`, which bookings to read, and `$days`, which local days to
-keep. The materialized views (analytics/migrations/0002) were made from these templates with
-"every booking" and "the days before `analytics_as_of()`", the instant the refresh runs at. The
-live slice fills them with "these locations' bookings around today" and "the days from the view's
-as_of to today", so a view and the live slice never both count a day, and together they miss
-none (tests/analytics/test_figures.py compares the two on the same bookings).
+keep. A full rebuild fills the tables (analytics/migrations/0005) from these templates with
+"every booking" and "the days before `analytics_as_of()`", the instant the refresh runs at; an
+update with "the bookings around the touched days" and "the touched days". The live slice fills
+them with "these locations' bookings around today" and "the days from the table's as_of to
+today", so a table and the live slice never both count a day, and together they miss none
+(tests/analytics/test_figures.py compares the two on the same bookings).
 
 A day is always the location's local calendar day, so a booking from 23:30 to 00:30 takes place on
 two days and a three-day rental on three; its outcome and revenue belong to the day it starts.
@@ -206,12 +208,75 @@ LIVE_CALENDAR = """SELECT l.organization_id, l.id AS location_id, l.time_zone AS
     WHERE l.id = ANY(%(locations)s) AND first_start IS NOT NULL"""
 
 
+# The holes as an update fills them (analytics.services.figures_update): the touched local
+# days, as two arrays (locations, days), and the bookings that may count in them: those whose
+# time overlaps a touched day or month (the GiST index booking_location_period, one probe per
+# period) and those made on a touched day (booking_location_made). Run by the owner, so the
+# indexes serve without the walled views.
+TOUCHED = "unnest(%(location_ids)s::bigint[], %(days)s::date[]) AS touched(location_id, day)"
+TOUCHED_DAYS = f"(location_id, day) IN (SELECT location_id, day FROM {TOUCHED})"
+TOUCHED_MONTH_ROWS = f"""(location_id, month) IN (
+        SELECT location_id, date_trunc('month', day)::date FROM {TOUCHED}
+    )"""
+TOUCHED_MONTHS = f"""(location_id, date_trunc('month', day)::date) IN (
+        SELECT location_id, date_trunc('month', day)::date FROM {TOUCHED}
+    ) AND {VIEW_DAYS}"""
+TOUCHED_CALENDAR = f"""SELECT l.organization_id, l.id AS location_id, l.time_zone AS tz, touched.day
+    FROM {TOUCHED}
+    JOIN accounts_location l ON l.id = touched.location_id
+    CROSS JOIN LATERAL (
+        SELECT min(b.starts_at) AS first_start FROM bookings_booking b WHERE b.location_id = l.id
+    ) first_booking
+    WHERE touched.day >= (first_start AT TIME ZONE l.time_zone)::date"""
+TOUCHED_SLICE = Template(f"""b.id IN (
+        WITH period AS MATERIALIZED (
+            SELECT DISTINCT touched.location_id,
+                date_trunc('$unit', touched.day::timestamp) AT TIME ZONE l.time_zone AS since,
+                (date_trunc('$unit', touched.day::timestamp) + interval '1 $unit')
+                    AT TIME ZONE l.time_zone AS until
+            FROM {TOUCHED} JOIN accounts_location l ON l.id = touched.location_id
+        )
+        SELECT b.id FROM bookings_booking b
+        WHERE occupancy_range(b.location_id, b.starts_at, b.ends_at) && ANY(ARRAY(
+            SELECT occupancy_range(location_id, since, until) FROM period
+        ))
+        UNION
+        SELECT b.id FROM period
+        JOIN bookings_booking b ON b.location_id = period.location_id
+            AND b.created_at >= period.since AND b.created_at < period.until
+    )""")
+
+
 def view_definitions() -> dict[str, str]:
-    """The SELECT of each materialized view, by view name (what migration 0002 was made from)."""
+    """The SELECT of each table's every row, by table name (what migration 0002 was made from,
+    and what a full rebuild inserts)."""
     return {
         "analytics_location_day": LOCATION_DAY.substitute(bookings="TRUE", days=VIEW_DAYS),
         "analytics_resource_day": RESOURCE_DAY.substitute(calendar=VIEW_CALENDAR, bookings="TRUE"),
         "analytics_offering_month": OFFERING_MONTH.substitute(bookings="TRUE", days=VIEW_DAYS),
+    }
+
+
+def touched_definitions() -> dict[str, tuple[str, str]]:
+    """By table: which of its rows the touched days make stale (a WHERE), and the SELECT of
+    their new rows."""
+    day_slice = TOUCHED_SLICE.substitute(unit="day")
+    return {
+        "analytics_location_day": (
+            TOUCHED_DAYS,
+            LOCATION_DAY.substitute(bookings=day_slice, days=TOUCHED_DAYS),
+        ),
+        "analytics_resource_day": (
+            TOUCHED_DAYS,
+            RESOURCE_DAY.substitute(calendar=TOUCHED_CALENDAR, bookings=day_slice),
+        ),
+        # A month's row sums its days: every touched month is recomputed whole.
+        "analytics_offering_month": (
+            TOUCHED_MONTH_ROWS,
+            OFFERING_MONTH.substitute(
+                bookings=TOUCHED_SLICE.substitute(unit="month"), days=TOUCHED_MONTHS
+            ),
+        ),
     }
 
 

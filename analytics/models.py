@@ -1,27 +1,25 @@
-"""The reporting tables: three PostgreSQL materialized views and the record of their refreshes.
+"""The reporting tables, the days waiting to be recomputed, and the record of each refresh.
 
-The views are created and changed by migrations (analytics/migrations), never by Django's
-autodetector, so their models are unmanaged. Each view holds only the local days before its last
-refresh (its `as_of`); the days from then to today come live from the bookings table
-(analytics/figures.py), so a dashboard is never a day behind and no day is counted twice.
+The three figure tables are filled by SQL from analytics/figures.py, never by the ORM, and made
+by migrations (analytics/migrations 0005), so their models are unmanaged. Each holds only the
+local days before its last refresh (its `as_of`); the days from then to today come live from the
+bookings table, so a dashboard is never a day behind and no day is counted twice.
 
 They derive from TenantModel like every tenant-owned model: the same scoped manager guards them,
-and accounts.roles narrows them by location for managers. PostgreSQL gives materialized views
-no row policies, so each model reads a walled view of its materialized view (`view_of`, closed
-to the app role), which shows the rows of the organizations the scope allows, walled as the
-bookings they come from (config.row_security, "walled views").
+accounts.roles narrows them by location for managers, and the organization wall of row-level
+security stands on them as on every tenant table.
 """
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from accounts.models import Location, TenantModel
-from bookings.models import Booking, Service
+from bookings.models import Service
 from fleet.models import Resource
 
 
 class LocationDay(TenantModel):
-    """One location's bookings on one local day (materialized view analytics_location_day)."""
+    """One location's bookings on one local day."""
 
     pk = models.CompositePrimaryKey("location_id", "day")
     location = models.ForeignKey(Location, on_delete=models.DO_NOTHING, related_name="+")
@@ -51,9 +49,6 @@ class LocationDay(TenantModel):
 
     tenant_location_path = "location"
 
-    view_of = "analytics_location_day_all"
-    walled_as = Booking._meta.db_table
-
     class Meta:
         managed = False
         db_table = "analytics_location_day"
@@ -70,9 +65,6 @@ class ResourceDay(TenantModel):
     booked_minutes = models.PositiveIntegerField(help_text="Only the minutes inside open hours.")
 
     tenant_location_path = "location"
-
-    view_of = "analytics_resource_day_all"
-    walled_as = Booking._meta.db_table
 
     class Meta:
         managed = False
@@ -96,32 +88,44 @@ class OfferingMonth(TenantModel):
 
     tenant_location_path = "location"
 
-    view_of = "analytics_offering_month_all"
-    walled_as = Booking._meta.db_table
-
     class Meta:
         managed = False
         db_table = "analytics_offering_month"
 
 
 class ReportView(models.TextChoices):
-    """The reports, by the names of the walled views the app reads them through."""
+    """The reports, by the names of their tables."""
 
     LOCATION_DAY = LocationDay._meta.db_table, "Bookings per location and day"
     RESOURCE_DAY = ResourceDay._meta.db_table, "Utilization per resource and day"
     OFFERING_MONTH = OfferingMonth._meta.db_table, "Bookings per service or car and month"
 
-    @property
-    def materialized(self) -> str:
-        """The materialized view behind it: what a refresh refreshes."""
-        return f"{self.value}_all"
+
+class TouchedDay(models.Model):
+    """A location's local day whose figures a write has made stale since they were computed.
+
+    Marked by triggers on bookings and payments in the writing transaction (analytics
+    migration 0005); read and deleted by the update that recomputes the day
+    (analytics.services.figures_update). Like bookings.DayGeneration it names no organization:
+    it holds no tenant's data, only which days to look at again.
+    """
+
+    pk = models.CompositePrimaryKey("location_id", "day")
+    location_id = models.BigIntegerField()
+    day = models.DateField()
+
+    class Meta:
+        db_table = "analytics_touched_day"
+
+    def __str__(self) -> str:
+        return f"location {self.location_id}, {self.day}"
 
 
 class ViewRefresh(models.Model):
-    """The last successful refresh of one view, written in the refresh's own transaction."""
+    """The last successful refresh of one table, written in the refresh's own transaction."""
 
     view = models.CharField(max_length=63, choices=ReportView.choices, primary_key=True)
-    as_of = models.DateTimeField(help_text="The view holds the local days before this instant's.")
+    as_of = models.DateTimeField(help_text="The table holds the local days before this instant's.")
     duration = models.DurationField()
     refresh_count = models.PositiveIntegerField(default=0)
 

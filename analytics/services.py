@@ -1,55 +1,162 @@
-"""Refreshing the reporting views: concurrently, one refresh of a view at a time, recorded."""
+"""Bringing the figure tables up to date: a whole table rebuilt, or only the days that changed.
+
+Both run platform-wide (a table covers every organization, and only its owner writes it), in
+one transaction each, under an advisory lock per table, and record what they did
+(ViewRefresh): readers see the new rows only with their new as_of, which is where the live slice
+starts (analytics/figures.py). Readers are never blocked: they read the old rows until commit.
+"""
 
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 
-from analytics.models import ReportView, ViewRefresh
+from analytics.figures import touched_definitions, view_definitions
+from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay, ViewRefresh
 from config.database import task_statement_budget
 from config.row_security import platform_wide
 
-# The first key of the two-key advisory locks this app takes (the second is the view's hash),
+# The first key of the two-key advisory locks this app takes (the second is the table's hash),
 # so they cannot collide with another app's one-key locks.
 REFRESH_LOCK_CLASS = 7_301
 # A refresh may run longer than a request's statement timeout (DATABASE_STATEMENT_TIMEOUT); it
 # runs in a task or a command, so it gets the task's soft time limit instead.
 REFRESH_STATEMENT_BUDGET_SECONDS = 240
+COLUMNS = {
+    model._meta.db_table: ", ".join(field.column for field in model._meta.concrete_fields)
+    for model in (LocationDay, ResourceDay, OfferingMonth)
+}
+
+# The touched days that are now past (before as_of's local day), taken off the list in the
+# update's transaction (a write committing later marks its days again), with the days that
+# became past since the earliest table's as_of. A mark whose location is gone goes too.
+CLAIM_DAYS = """
+WITH claimed AS (
+    DELETE FROM analytics_touched_day t
+    WHERE coalesce(t.day < (
+        SELECT (%(as_of)s::timestamptz AT TIME ZONE l.time_zone)::date
+        FROM accounts_location l WHERE l.id = t.location_id
+    ), TRUE)
+    RETURNING t.location_id, t.day
+),
+passed AS (
+    SELECT l.id, passed_day::date
+    FROM accounts_location l
+    CROSS JOIN LATERAL generate_series(
+        (%(since)s::timestamptz AT TIME ZONE l.time_zone)::date::timestamp,
+        ((%(as_of)s::timestamptz AT TIME ZONE l.time_zone)::date - 1)::timestamp,
+        interval '1 day'
+    ) AS passed_day
+)
+SELECT coalesce(array_agg(location_id ORDER BY location_id, day), '{}'),
+    coalesce(array_agg(day ORDER BY location_id, day), '{}')
+FROM (SELECT location_id, day FROM claimed UNION SELECT * FROM passed) AS days
+"""
+
+
+@dataclass(frozen=True)
+class FiguresUpdate:
+    """What one update did: as of when, how many local days of a location it recomputed."""
+
+    as_of: datetime
+    days: int
+    duration: timedelta
 
 
 def view_refresh(*, view: ReportView) -> ViewRefresh | None:
-    """Refresh one view, or return None at once if another worker or beat is refreshing it.
+    """Rebuild one table whole, or return None at once if another worker is writing it.
 
-    `CONCURRENTLY` lets dashboards read the old rows while the new ones are computed. The
-    advisory lock lives as long as the transaction, so a killed worker never leaves it taken;
-    a second refresh asked for meanwhile would compute the same rows, so it is skipped rather
-    than queued. The view and its record are committed together: a reader sees the new rows
-    only with their new as_of, which is where the live slice starts (analytics/figures.py).
-
-    Platform-wide: a view covers every organization, and only its owner may refresh it.
+    The full rebuild: every day of every organization from the bookings as they are. It also
+    picks up what the touched days do not follow (opening hours, closures, resources, a
+    location's time zone). A second rebuild asked for meanwhile would compute the same rows,
+    so it is skipped rather than queued.
     """
     as_of = timezone.now()
     started = time.monotonic()
-    # Durable: inside a caller's transaction the lock and the record would outlive this function.
+    with _writing(f"analytics rebuild of {view}", [view], as_of) as cursor:
+        if cursor is None:
+            return None
+        _rebuild(cursor, view)
+        return _record([view], as_of, started)[0]
+
+
+def figures_update() -> FiguresUpdate | None:
+    """Recompute, in every table, the days writes have touched and the days that became past
+    since the last refresh; None at once if another refresh or update is running.
+
+    This is what beat runs every few minutes: its cost follows what changed, not the size of
+    the history (docs/performance.md). A table without a record (a new or flushed database)
+    cannot say which days it holds, so it is rebuilt whole.
+    """
+    started = time.monotonic()
+    refreshes = {refresh.view: refresh for refresh in ViewRefresh.objects.all()}
+    # A clock a little behind the last refresh's must not hand back days the tables hold.
+    as_of = max([timezone.now(), *(refresh.as_of for refresh in refreshes.values())])
+    since = min((refresh.as_of for refresh in refreshes.values()), default=as_of)
+    with _writing("analytics update of the touched days", ReportView.values, as_of) as cursor:
+        if cursor is None:
+            return None
+        cursor.execute(CLAIM_DAYS, {"as_of": as_of, "since": since})
+        location_ids, days = cursor.fetchone()
+        touched = {"location_ids": location_ids, "days": days}
+        for view, (stale, figures) in touched_definitions().items():
+            if view not in refreshes:
+                _rebuild(cursor, view)
+            elif days:
+                cursor.execute(f"DELETE FROM {view} WHERE {stale}", touched)
+                cursor.execute(_insert(view, figures), touched)
+        _record(ReportView.values, as_of, started)
+        return FiguresUpdate(
+            as_of=as_of, days=len(days), duration=timedelta(seconds=time.monotonic() - started)
+        )
+
+
+@contextmanager
+def _writing(reason: str, views: list[str], as_of: datetime) -> Iterator[CursorWrapper | None]:
+    """Platform-wide, one durable transaction holding the tables' locks, as_of set for the
+    templates; yields its cursor, or None if another worker holds one of the locks."""
     with (
-        platform_wide(f"analytics refresh of {view}: every organization's rows"),
+        platform_wide(f"{reason}: every organization's rows"),
+        # Durable: inside a caller's transaction the locks and records would outlive this.
         transaction.atomic(durable=True),
         task_statement_budget(REFRESH_STATEMENT_BUDGET_SECONDS),
         connection.cursor() as cursor,
     ):
         cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [REFRESH_LOCK_CLASS, view]
+            "SELECT bool_and(pg_try_advisory_xact_lock(%s, hashtext(view)))"
+            " FROM unnest(%s::text[]) AS view",
+            [REFRESH_LOCK_CLASS, views],
         )
         if not cursor.fetchone()[0]:
-            return None
+            yield None
+            return
         cursor.execute("SELECT set_config('analytics.as_of', %s, true)", [as_of.isoformat()])
-        cursor.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {ReportView(view).materialized}")
-        duration = timedelta(seconds=time.monotonic() - started)
-        updated = ViewRefresh.objects.filter(view=view).update(
-            as_of=as_of, duration=duration, refresh_count=F("refresh_count") + 1
+        yield cursor
+
+
+def _insert(view: str, figures: str) -> str:
+    return f"INSERT INTO {view} ({COLUMNS[view]}) SELECT {COLUMNS[view]} FROM ({figures}) figures"
+
+
+def _rebuild(cursor: CursorWrapper, view: str) -> None:
+    cursor.execute(f"DELETE FROM {view}")
+    cursor.execute(_insert(view, view_definitions()[view]))
+
+
+def _record(views: list[str], as_of: datetime, started: float) -> list[ViewRefresh]:
+    duration = timedelta(seconds=time.monotonic() - started)
+    updated = ViewRefresh.objects.filter(view__in=views).update(
+        as_of=as_of, duration=duration, refresh_count=F("refresh_count") + 1
+    )
+    if updated < len(views):
+        ViewRefresh.objects.bulk_create(
+            [ViewRefresh(view=v, as_of=as_of, duration=duration, refresh_count=1) for v in views],
+            ignore_conflicts=True,
         )
-        if not updated:
-            ViewRefresh.objects.create(view=view, as_of=as_of, duration=duration, refresh_count=1)
-        return ViewRefresh.objects.get(view=view)
+    return list(ViewRefresh.objects.filter(view__in=views))

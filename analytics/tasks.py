@@ -1,17 +1,26 @@
-"""Periodic refresh of the reporting views (CELERY_BEAT_SCHEDULE: `refresh-analytics-views`).
+"""Keeping the figure tables up to date (CELERY_BEAT_SCHEDULE).
 
-The views cover every organization, so the task runs outside any tenant scope; it reads no
-tenant-owned model. Two beats or a manual refresh at the same moment are harmless: each view's
-refresh takes an advisory lock and a second one is skipped (analytics.services.view_refresh).
+`analytics_figures_update` runs every few minutes and recomputes only the touched days;
+`analytics_views_refresh` rebuilds every table whole once a night, for what the touched days do
+not follow (opening hours, closures, resources). Both run outside any tenant scope and read no
+tenant-owned model through the ORM. Two at the same moment are harmless: each takes the tables'
+advisory locks and a second one is skipped (analytics.services).
 """
 
 from celery import shared_task
 
 from analytics.models import ReportView
-from analytics.services import view_refresh
+from analytics.services import figures_update, view_refresh
+
+
+@shared_task
+def analytics_figures_update() -> int | None:
+    """Recompute the touched days; answers how many, or None if another refresh was running."""
+    update = figures_update()
+    return None if update is None else update.days
 
 
 @shared_task
 def analytics_views_refresh() -> dict[str, bool]:
-    """Refresh each view concurrently; answers which views this run refreshed."""
+    """Rebuild each table whole; answers which tables this run rebuilt."""
     return {view.value: view_refresh(view=view) is not None for view in ReportView}

@@ -32,7 +32,7 @@ from analytics.selectors import (
     schedule_locations,
     today_schedule,
 )
-from analytics.tasks import analytics_views_refresh
+from analytics.tasks import analytics_figures_update
 from config.replicas import replica_reads
 
 SCHEDULE_TABLE = "schedule"
@@ -157,14 +157,13 @@ def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
 
 @require_POST
 def dashboard_refresh(request: HttpRequest) -> HttpResponse:
-    """Refresh the views now: what beat does every few minutes, for when no beat runs."""
+    """Bring the past days up to date now: what beat does every few minutes, for when none runs."""
     _, board = _dashboard(request)
     if board is None or board.report is None:
         raise PermissionDenied("Only owners and managers refresh the figures.")
-    result = analytics_views_refresh.delay()
+    result = analytics_figures_update.delay()
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        skipped = [view for view, refreshed in result.get().items() if not refreshed]
-        if skipped:
+        if result.get() is None:
             messages.info(request, "Another refresh was running; its figures are on the way.")
         else:
             messages.success(request, "The figures are refreshed.")

@@ -340,9 +340,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
     },
     # Past days in the dashboard are at most this old; today is always live (analytics/figures.py).
-    "refresh-analytics-views": {
-        "task": "analytics.tasks.analytics_views_refresh",
+    "update-analytics-figures": {
+        "task": "analytics.tasks.analytics_figures_update",
         "schedule": timedelta(minutes=env.int("ANALYTICS_REFRESH_MINUTES", default=15)),
+    },
+    # What the touched days do not follow (opening hours, closures, resources), once a night.
+    "rebuild-analytics-figures": {
+        "task": "analytics.tasks.analytics_views_refresh",
+        "schedule": crontab(hour=3, minute=45),
     },
 }
 

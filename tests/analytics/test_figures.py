@@ -22,7 +22,6 @@ from analytics.figures import (
     live_location_days,
     live_offering_months,
     live_resource_days,
-    view_definitions,
 )
 from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay, ViewRefresh
 from analytics.selectors import report_for
@@ -594,20 +593,6 @@ def test_live_slice_over_the_views_days_gives_exactly_the_views_rows(refreshed):
     )
     key = ("location_id", "service_id", "resource_id", "month")
     assert _sorted(live_months, *key) == _sorted(_view_rows(ReportView.OFFERING_MONTH), *key)
-
-
-@pytest.mark.parametrize("view", ReportView.values)
-def test_each_migrated_view_is_its_template_filled_for_the_views(db, view):
-    # PostgreSQL's own rendering of each query, so layout and comments do not matter.
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY VIEW template_check AS {view_definitions()[view]}")
-        cursor.execute(
-            "SELECT pg_get_viewdef('template_check'::regclass), pg_get_viewdef(%s::regclass)",
-            [ReportView(view).materialized],
-        )
-        from_template, migrated = cursor.fetchone()
-        cursor.execute("DROP VIEW template_check")
-    assert from_template == migrated
 
 
 # The views' calendar starts on each location's first booking's local day; so must the live

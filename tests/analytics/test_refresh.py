@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from analytics.models import LocationDay, ReportView, ResourceDay, ViewRefresh
-from analytics.services import view_refresh
+from analytics.services import figures_update, view_refresh
 from analytics.tasks import analytics_views_refresh
 from config.row_security import platform_wide
 from tests.analytics.history import refresh_counts, views_emptied
@@ -180,15 +180,15 @@ def committed(transactional_db, fixed_now) -> CarWash:
 
 
 def test_a_concurrent_refresh_lets_readers_read_the_old_rows(committed):
-    # given a refresh that has run its REFRESH ... CONCURRENTLY and is still in its transaction
+    # given a rebuild that has replaced the table's rows and is still in its transaction
     record = record_locked(LOCATION_DAY)
     refresh = Connection(lambda: view_refresh(view=LOCATION_DAY)).begin()
     try:
         wait_until(lambda: waits_at_its_record(refresh, record), "the refresh waits at its record")
-        # (CONCURRENTLY takes an EXCLUSIVE lock, which readers' ACCESS SHARE does not conflict
-        # with; a plain REFRESH holds ACCESS EXCLUSIVE, as the control below shows.)
-        held = locks_on(refresh.pid, LOCATION_DAY.materialized)
-        assert "ExclusiveLock" in held
+        # (DELETE and INSERT take ROW EXCLUSIVE, which readers' ACCESS SHARE does not conflict
+        # with; a TRUNCATE would hold ACCESS EXCLUSIVE, as the control below shows.)
+        held = locks_on(refresh.pid, LOCATION_DAY)
+        assert "RowExclusiveLock" in held
         assert "AccessExclusiveLock" not in held
 
         # when a dashboard reads the view meanwhile
@@ -208,13 +208,13 @@ def test_a_concurrent_refresh_lets_readers_read_the_old_rows(committed):
 def test_control_a_plain_refresh_held_open_blocks_the_same_reader(committed):
     """The test above has teeth: the same read, against a refresh that locks readers out."""
 
-    def plain_refresh() -> None:
-        with scopes_disabled(), connection.cursor() as cursor:  # the views' owner refreshes
-            cursor.execute(f"REFRESH MATERIALIZED VIEW {LOCATION_DAY.materialized}")
+    def truncating_refresh() -> None:
+        with scopes_disabled(), connection.cursor() as cursor:  # the tables' owner writes them
+            cursor.execute(f"TRUNCATE {LOCATION_DAY}")
 
-    refresh = Hold(plain_refresh).begin()
+    refresh = Hold(truncating_refresh).begin()
     try:
-        assert "AccessExclusiveLock" in locks_on(refresh.pid, LOCATION_DAY.materialized)
+        assert "AccessExclusiveLock" in locks_on(refresh.pid, LOCATION_DAY)
 
         during = Connection(lambda: read_view(LOCATION_DAY)).begin().outcome()
 
@@ -315,7 +315,7 @@ def test_refresh_analytics_refreshes_every_view_and_says_so(committed):
 
     lines = out.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == ReportView.values
-    assert all(" refreshed in " in line and str(NOW) in line for line in lines)
+    assert all(" rebuilt in " in line and str(NOW) in line for line in lines)
     assert refresh_counts() == {view: count + 1 for view, count in before.items()}
     with scopes_disabled():
         assert LocationDay.objects.filter(location=wash.location).count() == 2
@@ -330,7 +330,7 @@ def test_refresh_analytics_view_refreshes_that_view_only(committed):
 
     call_command("refresh_analytics", "--view", ReportView.RESOURCE_DAY, stdout=out)
 
-    assert out.getvalue().startswith(f"{ReportView.RESOURCE_DAY}: refreshed in ")
+    assert out.getvalue().startswith(f"{ReportView.RESOURCE_DAY}: rebuilt in ")
     assert len(out.getvalue().splitlines()) == 1
     assert refresh_counts() == before | {
         ReportView.RESOURCE_DAY: before[ReportView.RESOURCE_DAY] + 1
@@ -365,5 +365,21 @@ def test_refresh_analytics_skips_a_view_being_refreshed_and_says_so(committed):
     # then it says it skipped the one and refreshed the other
     lines = out.getvalue().splitlines()
     assert lines[0] == f"{LOCATION_DAY}: skipped, another refresh of it is running"
-    assert lines[1].startswith(f"{ReportView.OFFERING_MONTH}: refreshed in ")
+    assert lines[1].startswith(f"{ReportView.OFFERING_MONTH}: rebuilt in ")
     assert len(lines) == 2
+
+
+def test_an_update_started_while_a_rebuild_runs_is_skipped(committed):
+    # given a rebuild of one table in its transaction
+    record = record_locked(LOCATION_DAY)
+    refresh = Connection(lambda: view_refresh(view=LOCATION_DAY)).begin()
+    try:
+        wait_until(lambda: waits_at_its_record(refresh, record), "the refresh waits at its record")
+
+        # then an update, which writes every table, does not wait for it: it is skipped
+        assert Connection(figures_update).begin().outcome() is None
+    finally:
+        record.release()
+    refresh.outcome()
+    record.outcome()
+    assert figures_update() is not None  # and runs once the rebuild is done

@@ -1,6 +1,7 @@
-"""Migration analytics 0004 leaves running code no gap: from its own commit on, the report views'
-names are walled views the app role may read (a deploy's migrate goes on for a while before
-post_migrate remakes them), and it can be reversed, post_migrate included."""
+"""Migrations analytics 0004 and 0005 leave running code no gap: from 0004's commit on, the
+report views' names are walled views the app role may read, and from 0005's they are tables
+holding the same rows behind the organization wall (a deploy's migrate goes on for a while
+before post_migrate runs); both can be reversed, post_migrate included."""
 
 import psycopg
 import pytest
@@ -9,17 +10,18 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from config.row_security import platform_wide
-from tests.accounts.test_row_security import app_role_connection
+from tests.accounts.test_row_security import app_role_connection, fill
 
 VIEWS = ["analytics_location_day", "analytics_resource_day", "analytics_offering_month"]
-BEFORE, WALLED = (
+BEFORE, WALLED, TABLES = (
     ("analytics", "0003_revenue_from_payments"),
     ("analytics", "0004_walled_report_views"),
+    ("analytics", "0005_figures_in_tables"),
 )
 
 
 def kinds() -> dict[str, str]:
-    """relkind of each report view's name and of its `_all` (v: view, m: materialized)."""
+    """relkind of each report's name and of its `_all` (v: view, m: materialized, r: table)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, relkind::text FROM pg_class"
@@ -59,4 +61,43 @@ def test_0004_is_reversed_post_migrate_included(back_to_the_latest):
     assert {kinds()[view] for view in VIEWS} == {"m"}
 
     call_command("migrate", verbosity=0)
-    assert {kinds()[view] for view in VIEWS} == {"v"}
+    assert kinds() == dict.fromkeys(VIEWS, "r")
+
+
+def test_0005_keeps_the_rows_behind_the_wall_as_soon_as_it_commits(
+    back_to_the_latest, tenant_a, tenant_b
+):
+    # given both tenants' figures in 0004's materialized views
+    migrate_without_post_migrate(WALLED)
+    fill(tenant_a, tenant_b)
+    with platform_wide("test: the owner refreshes"), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('analytics.as_of', '2100-01-01', false)")
+        for view in VIEWS:
+            cursor.execute(f"REFRESH MATERIALIZED VIEW {view}_all")
+        counts = {}
+        for view in VIEWS:
+            cursor.execute(f"SELECT organization_id, count(*) FROM {view}_all GROUP BY 1")
+            counts[view] = dict(cursor.fetchall())
+        cursor.execute("SELECT set_config('analytics.as_of', '', false)")
+    a, b = tenant_a.organization.pk, tenant_b.organization.pk
+    assert all(set(rows) == {a, b} for rows in counts.values())
+
+    migrate_without_post_migrate(TABLES)  # post_migrate has not run yet
+
+    # then the names are tables with the same rows, which the app role reads under the wall
+    assert kinds() == dict.fromkeys(VIEWS, "r")
+    with platform_wide("test: the rows moved"), connection.cursor() as cursor:
+        for view in VIEWS:
+            cursor.execute(f"SELECT organization_id, count(*) FROM {view} GROUP BY 1")
+            assert dict(cursor.fetchall()) == counts[view], view
+    with app_role_connection() as app:
+        for view in VIEWS:
+            assert app.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)  # no scope
+        with app.transaction():
+            app.execute("SELECT set_config('app.organization_ids', %s, true)", [str(a)])
+            for view in VIEWS:
+                rows = app.execute(f"SELECT organization_id, count(*) FROM {view} GROUP BY 1")
+                assert dict(rows.fetchall()) == {a: counts[view][a]}, view
+    with platform_wide("test: empty again"), connection.cursor() as cursor:
+        for view in VIEWS:
+            cursor.execute(f"DELETE FROM {view}")

@@ -3,13 +3,16 @@
     python manage.py seed_benchmark --bookings 100000
     psql ... -c "VACUUM ANALYZE"
     python manage.py refresh_analytics
-    python manage.py benchmark_analytics [--repeat 3] [--requests 20]
+    python manage.py benchmark_analytics [--repeat 3] [--requests 20] [--changes 1000]
 
 Prints Markdown tables to paste into a note: the benchmark organization's bookings and each
-view's rows; each view's refresh time (min and median of --repeat refreshes); the response time
-of the staff dashboard (the admin, last 30 days) and of the analytics API (median and p95 of
---requests requests after one warm-up, which also counts the queries), signed in as the
-organization's owner bench-owner@bench.example, created if missing.
+table's rows; each table's full rebuild time (min and median of --repeat rebuilds); the time an
+update takes to bring the figures up to date after --changes changed bookings (an outcome
+recorded late: completed becomes no-show or back), spread over the last 30 days and over the
+whole history (--repeat updates each, after one that settles the marks seeding left); the
+response time of the staff dashboard (the admin, last 30 days) and of the analytics API (median
+and p95 of --requests requests after one warm-up, which also counts the queries), signed in as
+the organization's owner bench-owner@bench.example, created if missing.
 
 A refresh rebuilds its view for every organization in the database, as the beat does. Requests
 go through django.test.Client in this process, with DEBUG off: middleware, view, queries and
@@ -22,6 +25,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -35,7 +39,7 @@ from knox.models import AuthToken
 
 from accounts.models import Membership, Organization, Role, User
 from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay
-from analytics.services import view_refresh
+from analytics.services import figures_update, view_refresh
 from bookings.models import Booking
 from config.row_security import platform_wide
 
@@ -62,14 +66,19 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=3, help="Refreshes of each view.")
         parser.add_argument("--requests", type=int, default=20, help="Timed requests of each page.")
         parser.add_argument(
+            "--changes", type=int, default=1000, help="Bookings changed before each update."
+        )
+        parser.add_argument(
             "--explain",
             action="store_true",
             help="Also EXPLAIN ANALYZE each dashboard query that reads bookings or a view.",
         )
 
-    def handle(self, *args, repeat: int, requests: int, explain: bool, **options) -> None:
-        if repeat < 1 or requests < 1:
-            raise CommandError("--repeat and --requests must be at least 1.")
+    def handle(
+        self, *args, repeat: int, requests: int, changes: int, explain: bool, **options
+    ) -> None:
+        if repeat < 1 or requests < 1 or changes < 1:
+            raise CommandError("--repeat, --requests and --changes must be at least 1.")
         organization = Organization.objects.filter(slug=SLUG).first()
         if organization is None:
             raise CommandError(
@@ -78,6 +87,14 @@ class Command(BaseCommand):
             )
 
         refresh_times = {view: _refresh_times(view, repeat) for view in ReportView}
+        figures_update()  # the marks seeding left: every day of the history
+        update_times = {
+            spread: _update_times(organization, changes, repeat, since)
+            for spread, since in (
+                ("last 30 days", timezone.now() - timedelta(days=30)),
+                ("whole history", datetime(1970, 1, 1, tzinfo=UTC)),
+            )
+        }
         with scope(organization=organization):
             bookings = Booking.objects.count()
             rows = {view: VIEW_MODELS[view].objects.count() for view in ReportView}
@@ -105,6 +122,22 @@ class Command(BaseCommand):
                     _ms(statistics.median(refresh_times[view])),
                 ]
                 for view in ReportView
+            ],
+        )
+
+        self.stdout.write(
+            f"\nUpdates after {changes:,} changed bookings, {repeat} of each (every table):\n"
+        )
+        self._table(
+            ["bookings changed", "days recomputed", "min", "median"],
+            [
+                [
+                    f"{changes:,}, {spread}",
+                    f"{statistics.median(days for days, _ in runs):,.0f}",
+                    _ms(min(seconds for _, seconds in runs)),
+                    _ms(statistics.median(seconds for _, seconds in runs)),
+                ]
+                for spread, runs in update_times.items()
             ],
         )
 
@@ -178,6 +211,38 @@ def _refresh_times(view: ReportView, repeat: int) -> list[float]:
             raise CommandError(f"{view.value} is being refreshed by another process; try again.")
         seconds.append(time.perf_counter() - started)
     return seconds
+
+
+# A late outcome on `count` random past bookings of the organization started since `since`.
+OUTCOMES_CHANGED = """
+UPDATE bookings_booking
+SET status = CASE status WHEN 'completed' THEN 'no_show' ELSE 'completed' END
+WHERE id IN (
+    SELECT id FROM bookings_booking
+    WHERE organization_id = %s AND status IN ('completed', 'no_show')
+        AND starts_at >= %s AND starts_at < now()
+    ORDER BY random() LIMIT %s
+)
+"""
+
+
+def _update_times(
+    organization: Organization, changes: int, repeat: int, since: datetime
+) -> list[tuple[int, float]]:
+    """(days recomputed, seconds) of `repeat` updates, each after `changes` changed bookings."""
+    runs = []
+    for _ in range(repeat):
+        with (
+            platform_wide("analytics benchmark: outcomes recorded late"),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(OUTCOMES_CHANGED, [organization.pk, since, changes])
+        started = time.perf_counter()
+        update = figures_update()
+        if update is None:
+            raise CommandError("The tables are being refreshed by another process; try again.")
+        runs.append((update.days, time.perf_counter() - started))
+    return runs
 
 
 @contextmanager
