@@ -218,9 +218,6 @@ TOUCHED_DAYS = f"(location_id, day) IN (SELECT location_id, day FROM {TOUCHED})"
 TOUCHED_MONTH_ROWS = f"""(location_id, month) IN (
         SELECT location_id, date_trunc('month', day)::date FROM {TOUCHED}
     )"""
-TOUCHED_MONTHS = f"""(location_id, date_trunc('month', day)::date) IN (
-        SELECT location_id, date_trunc('month', day)::date FROM {TOUCHED}
-    ) AND {VIEW_DAYS}"""
 TOUCHED_CALENDAR = f"""SELECT l.organization_id, l.id AS location_id, l.time_zone AS tz, touched.day
     FROM {TOUCHED}
     JOIN accounts_location l ON l.id = touched.location_id
@@ -228,23 +225,43 @@ TOUCHED_CALENDAR = f"""SELECT l.organization_id, l.id AS location_id, l.time_zon
         SELECT min(b.starts_at) AS first_start FROM bookings_booking b WHERE b.location_id = l.id
     ) first_booking
     WHERE touched.day >= (first_start AT TIME ZONE l.time_zone)::date"""
-TOUCHED_SLICE = Template(f"""b.id IN (
-        WITH period AS MATERIALIZED (
-            SELECT DISTINCT touched.location_id,
-                date_trunc('$unit', touched.day::timestamp) AT TIME ZONE l.time_zone AS since,
+# The ids are found first and passed to the figures as values (LIVE_SLICE), as for the live
+# slice: given the subquery, the planner reads the whole bookings table to join it.
+TOUCHED_PERIODS = Template(f"""WITH period AS MATERIALIZED (
+        SELECT DISTINCT touched.location_id,
+            date_trunc('$unit', touched.day::timestamp) AT TIME ZONE l.time_zone AS since,
+            -- The current month's days after as_of are not the table's: left unread.
+            least(
                 (date_trunc('$unit', touched.day::timestamp) + interval '1 $unit')
-                    AT TIME ZONE l.time_zone AS until
-            FROM {TOUCHED} JOIN accounts_location l ON l.id = touched.location_id
-        )
-        SELECT b.id FROM bookings_booking b
+                    AT TIME ZONE l.time_zone,
+                analytics_as_of()
+            ) AS until
+        FROM {TOUCHED} JOIN accounts_location l ON l.id = touched.location_id
+    )""")
+OVERLAPPING_PERIODS = """SELECT b.id FROM bookings_booking b
         WHERE occupancy_range(b.location_id, b.starts_at, b.ends_at) && ANY(ARRAY(
             SELECT occupancy_range(location_id, since, until) FROM period
-        ))
-        UNION
-        SELECT b.id FROM period
-        JOIN bookings_booking b ON b.location_id = period.location_id
-            AND b.created_at >= period.since AND b.created_at < period.until
-    )""")
+        ))"""
+# Each period is one probe of an index on (location_id, column): booking_location_made,
+# booking_location_day. OFFSET 0 keeps the subquery lateral (run per period); pulled up into a
+# join, the planner, blind to how narrow a period is, scans the whole table instead.
+IN_PERIODS = Template("""SELECT found.id FROM period CROSS JOIN LATERAL (
+            SELECT b.id FROM bookings_booking b
+            WHERE b.location_id = period.location_id
+                AND b.$column >= period.since AND b.$column < period.until
+            OFFSET 0
+        ) found""")
+MADE_IN_PERIODS = IN_PERIODS.substitute(column="created_at")
+STARTING_IN_PERIODS = IN_PERIODS.substitute(column="starts_at")
+
+
+def touched_slice(unit: str, *arms: str) -> str:
+    """The ids of the bookings the arms find around the touched days' `unit`s (day, month)."""
+    union = "\n        UNION ALL\n        ".join(arms)
+    return f"""{TOUCHED_PERIODS.substitute(unit=unit)}
+    SELECT coalesce(array_agg(DISTINCT id), '{{}}') FROM (
+        {union}
+    ) slice"""
 
 
 def view_definitions() -> dict[str, str]:
@@ -257,25 +274,26 @@ def view_definitions() -> dict[str, str]:
     }
 
 
-def touched_definitions() -> dict[str, tuple[str, str]]:
-    """By table: which of its rows the touched days make stale (a WHERE), and the SELECT of
-    their new rows."""
-    day_slice = TOUCHED_SLICE.substitute(unit="day")
+def touched_definitions() -> dict[str, tuple[str, str, str]]:
+    """By table: which of its rows the touched days make stale (a WHERE), the ids of the
+    bookings that count in them (`slice`), and the SELECT of their new rows."""
     return {
         "analytics_location_day": (
             TOUCHED_DAYS,
-            LOCATION_DAY.substitute(bookings=day_slice, days=TOUCHED_DAYS),
+            touched_slice("day", OVERLAPPING_PERIODS, MADE_IN_PERIODS),
+            LOCATION_DAY.substitute(bookings=LIVE_SLICE, days=TOUCHED_DAYS),
         ),
         "analytics_resource_day": (
             TOUCHED_DAYS,
-            RESOURCE_DAY.substitute(calendar=TOUCHED_CALENDAR, bookings=day_slice),
+            touched_slice("day", OVERLAPPING_PERIODS),
+            RESOURCE_DAY.substitute(calendar=TOUCHED_CALENDAR, bookings=LIVE_SLICE),
         ),
-        # A month's row sums its days: every touched month is recomputed whole.
+        # A month's row sums its days: every touched month is recomputed whole, from exactly
+        # the bookings starting in it.
         "analytics_offering_month": (
             TOUCHED_MONTH_ROWS,
-            OFFERING_MONTH.substitute(
-                bookings=TOUCHED_SLICE.substitute(unit="month"), days=TOUCHED_MONTHS
-            ),
+            touched_slice("month", STARTING_IN_PERIODS),
+            OFFERING_MONTH.substitute(bookings=LIVE_SLICE, days=VIEW_DAYS),
         ),
     }
 

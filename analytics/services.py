@@ -105,12 +105,14 @@ def figures_update() -> FiguresUpdate | None:
         cursor.execute(CLAIM_DAYS, {"as_of": as_of, "since": since})
         location_ids, days = cursor.fetchone()
         touched = {"location_ids": location_ids, "days": days}
-        for view, (stale, figures) in touched_definitions().items():
+        for view, (stale, slice_ids, figures) in touched_definitions().items():
             if view not in refreshes:
                 _rebuild(cursor, view)
             elif days:
+                cursor.execute(slice_ids, touched)
+                (slice_found,) = cursor.fetchone()
                 cursor.execute(f"DELETE FROM {view} WHERE {stale}", touched)
-                cursor.execute(_insert(view, figures), touched)
+                cursor.execute(_insert(view, figures), touched | {"slice": slice_found})
         _record(ReportView.values, as_of, started)
         return FiguresUpdate(
             as_of=as_of, days=len(days), duration=timedelta(seconds=time.monotonic() - started)

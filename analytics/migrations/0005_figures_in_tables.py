@@ -74,32 +74,78 @@ def grant_the_tables(apps, schema_editor) -> None:
             )
 
 
-# The local days a booking's figures belong to: the day it was made (created) and every day from
-# its start to its end (its outcome and revenue on the first, its time on each). Every status:
-# a cancellation takes the booking out of the days it held.
-MARK_BOOKING_DAYS = """
-CREATE FUNCTION analytics_mark_booking_days() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO analytics_touched_day (location_id, day)
-    SELECT DISTINCT b.location_id, touched.day
-    FROM changed_rows b
-    JOIN accounts_location l ON l.id = b.location_id
+# The local days a booking's figures belong to: every day from its start to its end (its
+# outcome and revenue on the first, its time on each), whatever its status (a cancellation takes
+# it out of the days it held), and, with `made`, the day it was made (the `created` count).
+BOOKING_DAYS = """
+CREATE FUNCTION analytics_booking_days(
+    location bigint, made_at timestamptz, starts timestamptz, ends timestamptz, made boolean
+) RETURNS TABLE (location_id bigint, day date) LANGUAGE sql STABLE AS $$
+    SELECT l.id, touched.day
+    FROM accounts_location l
     CROSS JOIN LATERAL (
-        SELECT (b.created_at AT TIME ZONE l.time_zone)::date
+        SELECT (made_at AT TIME ZONE l.time_zone)::date WHERE made
         UNION
         SELECT generate_series(
-            (b.starts_at AT TIME ZONE l.time_zone)::date::timestamp,
-            greatest(b.starts_at, b.ends_at - interval '1 microsecond')
-                AT TIME ZONE l.time_zone,
+            (starts AT TIME ZONE l.time_zone)::date::timestamp,
+            greatest(starts, ends - interval '1 microsecond') AT TIME ZONE l.time_zone,
             interval '1 day'
         )::date
     ) AS touched(day)
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING;
+    WHERE l.id = location
+$$;
+"""
+
+# An insert or a delete marks the day the booking was made too; an update only if it moved
+# that day (its location or its creation time), so the outcomes recorded on a day's bookings
+# mark that day alone.
+MARK_BOOKING_DAYS = """
+CREATE FUNCTION analytics_mark_booking_days() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO analytics_touched_day (location_id, day)
+        SELECT DISTINCT touched.* FROM new_rows b
+        CROSS JOIN LATERAL analytics_booking_days(
+            b.location_id, b.created_at, b.starts_at, b.ends_at, TRUE) AS touched
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO analytics_touched_day (location_id, day)
+        SELECT DISTINCT touched.* FROM old_rows b
+        CROSS JOIN LATERAL analytics_booking_days(
+            b.location_id, b.created_at, b.starts_at, b.ends_at, TRUE) AS touched
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING;
+    ELSE
+        INSERT INTO analytics_touched_day (location_id, day)
+        SELECT DISTINCT touched.* FROM old_rows o
+        JOIN new_rows n ON n.id = o.id
+        CROSS JOIN LATERAL (
+            SELECT (o.location_id, o.created_at) IS DISTINCT FROM (n.location_id, n.created_at)
+        ) AS moved(made)
+        CROSS JOIN LATERAL (
+            SELECT * FROM analytics_booking_days(
+                o.location_id, o.created_at, o.starts_at, o.ends_at, moved.made)
+            UNION
+            SELECT * FROM analytics_booking_days(
+                n.location_id, n.created_at, n.starts_at, n.ends_at, moved.made)
+        ) AS touched
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING;
+    END IF;
     RETURN NULL;
 END
 $$;
 """
+BOOKING_TRIGGERS = "".join(
+    f"CREATE TRIGGER bookings_booking_analytics_{event.lower()} AFTER {event} ON bookings_booking "
+    f"REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION analytics_mark_booking_days();\n"
+    for event, tables in (
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("DELETE", "OLD TABLE AS old_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    )
+)
 
 # A payment or refund changes the revenue of its booking's first day.
 MARK_PAYMENT_DAYS = """
@@ -118,17 +164,13 @@ $$;
 """
 
 
-def triggers(table: str, function: str) -> migrations.RunSQL:
-    """One trigger per event and transition table, as bookings 0014's generations."""
-    return migrations.RunSQL(
-        "".join(
-            f"CREATE TRIGGER {table}_analytics_{name} AFTER {event} ON {table} "
-            f"REFERENCING {which} TABLE AS changed_rows FOR EACH STATEMENT "
-            f"EXECUTE FUNCTION {function}();\n"
-            for name, event, which in EVENTS
-        ),
-        "".join(f"DROP TRIGGER IF EXISTS {table}_analytics_{name} ON {table};\n" for name, _, _ in EVENTS),
-    )
+# One trigger per event and transition table, as bookings 0014's generations.
+PAYMENT_TRIGGERS = "".join(
+    f"CREATE TRIGGER bookings_payment_analytics_{name} AFTER {event} ON bookings_payment "
+    f"REFERENCING {which} TABLE AS changed_rows FOR EACH STATEMENT "
+    f"EXECUTE FUNCTION analytics_mark_payment_days();\n"
+    for name, event, which in EVENTS
+)
 
 
 class Migration(migrations.Migration):
@@ -148,10 +190,26 @@ class Migration(migrations.Migration):
             ],
             options={"db_table": "analytics_touched_day"},
         ),
+        migrations.RunSQL(
+            BOOKING_DAYS,
+            "DROP FUNCTION IF EXISTS analytics_booking_days(bigint, timestamptz, timestamptz, timestamptz, boolean);",
+        ),
         migrations.RunSQL(MARK_BOOKING_DAYS, "DROP FUNCTION analytics_mark_booking_days();"),
         migrations.RunSQL(MARK_PAYMENT_DAYS, "DROP FUNCTION analytics_mark_payment_days();"),
-        triggers("bookings_booking", "analytics_mark_booking_days"),
-        triggers("bookings_payment", "analytics_mark_payment_days"),
+        migrations.RunSQL(
+            BOOKING_TRIGGERS,
+            "".join(
+                f"DROP TRIGGER IF EXISTS bookings_booking_analytics_{event} ON bookings_booking;"
+                for event in ("insert", "delete", "update")
+            ),
+        ),
+        migrations.RunSQL(
+            PAYMENT_TRIGGERS,
+            "".join(
+                f"DROP TRIGGER IF EXISTS bookings_payment_analytics_{name} ON bookings_payment;"
+                for name, _, _ in EVENTS
+            ),
+        ),
         migrations.AlterField(
             model_name="viewrefresh",
             name="as_of",

@@ -8,8 +8,9 @@
 Prints Markdown tables to paste into a note: the benchmark organization's bookings and each
 table's rows; each table's full rebuild time (min and median of --repeat rebuilds); the time an
 update takes to bring the figures up to date after --changes changed bookings (an outcome
-recorded late: completed becomes no-show or back), spread over the last 30 days and over the
-whole history (--repeat updates each, after one that settles the marks seeding left); the
+recorded late: completed becomes no-show or back), spread over the last 2 days (the desk's
+usual day: yesterday's outcomes), the last 30 days and the whole history (--repeat updates
+each, after one that settles the marks seeding left); the
 response time of the staff dashboard (the admin, last 30 days) and of the analytics API (median
 and p95 of --requests requests after one warm-up, which also counts the queries), signed in as
 the organization's owner bench-owner@bench.example, created if missing.
@@ -91,6 +92,7 @@ class Command(BaseCommand):
         update_times = {
             spread: _update_times(organization, changes, repeat, since)
             for spread, since in (
+                ("last 2 days", timezone.now() - timedelta(days=2)),
                 ("last 30 days", timezone.now() - timedelta(days=30)),
                 ("whole history", datetime(1970, 1, 1, tzinfo=UTC)),
             )

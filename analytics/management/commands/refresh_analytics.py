@@ -28,7 +28,7 @@ class Command(BaseCommand):
             else:
                 seconds = update.duration.total_seconds()
                 self.stdout.write(
-                    f"{update.days} touched days recomputed in {seconds:.2f} s,"
+                    f"touched days recomputed: {update.days}, in {seconds:.2f} s,"
                     f" as of {update.as_of}"
                 )
             return
