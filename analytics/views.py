@@ -8,6 +8,7 @@ tables the page shows, so an export never holds a figure the page would not.
 import csv
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -56,8 +57,9 @@ class Dashboard:
     schedule: Schedule
     report: Report | None  # None for a role that sees no figures (a staff member)
 
-    @property
+    @cached_property
     def tables(self) -> list[Table]:
+        """Built once: the page shows the first and then the others."""
         tables = [_schedule_table(self.schedule)]
         if self.report is not None:
             tables += _report_tables(self.report)
