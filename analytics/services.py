@@ -149,6 +149,8 @@ def _insert(view: str, figures: str) -> str:
 def _rebuild(cursor: CursorWrapper, view: str) -> None:
     cursor.execute(f"DELETE FROM {view}")
     cursor.execute(_insert(view, view_definitions()[view]))
+    # Every row is new: the planner's statistics too, or the dashboard's reads may scan.
+    cursor.execute(f"ANALYZE {view}")
 
 
 def _record(views: list[str], as_of: datetime, started: float) -> list[ViewRefresh]:
