@@ -69,7 +69,7 @@ class FiguresUpdate:
     duration: timedelta
 
 
-def view_refresh(*, view: ReportView) -> ViewRefresh | None:
+def table_rebuild(*, view: ReportView) -> ViewRefresh | None:
     """Rebuild one table whole, or return None at once if another worker is writing it.
 
     The full rebuild: every day of every organization from the bookings as they are. It also

@@ -27,7 +27,7 @@ def test_the_sweeps_go_to_housekeeping_and_the_sends_to_emails():
     assert routes["bookings.tasks.outbox_email_send"] == {"queue": "emails"}
     assert routes["accounts.tasks.account_email_send"] == {"queue": "emails"}
     # Long tasks stay off housekeeping: a sweep must never wait behind them.
-    assert "analytics.tasks.analytics_views_refresh" not in routes
+    assert "analytics.tasks.analytics_tables_rebuild" not in routes
     assert not set(EMAIL_TASKS) & set(HOUSEKEEPING_TASKS)
 
 

@@ -346,7 +346,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # What the touched days do not follow (opening hours, closures, resources), once a night.
     "rebuild-analytics-figures": {
-        "task": "analytics.tasks.analytics_views_refresh",
+        "task": "analytics.tasks.analytics_tables_rebuild",
         "schedule": crontab(hour=3, minute=45),
     },
 }

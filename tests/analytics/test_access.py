@@ -16,7 +16,7 @@ from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
 
 from analytics.models import ReportView, ViewRefresh
-from analytics.services import view_refresh
+from analytics.services import table_rebuild
 from tests.factories import ResourceFactory
 from tests.scenarios import TWO_DAYS_AGO, ReportingTenant
 
@@ -35,7 +35,7 @@ def bravo(db, fixed_now) -> ReportingTenant:
 def refreshed(alpha, bravo) -> None:
     """The views hold both tenants' past; today comes from the live slice."""
     for view in ReportView:
-        view_refresh(view=view)
+        table_rebuild(view=view)
 
 
 def dashboard(client, table: str | None = None, **params) -> str | list[list[str]]:
@@ -223,7 +223,7 @@ def test_a_resource_deleted_since_the_refresh_drops_out_of_utilization(alpha, cl
     with scopes_disabled():
         idle = ResourceFactory(location=alpha.location, name="Alpha idle bay")
     for view in ReportView:
-        view_refresh(view=view)
+        table_rebuild(view=view)
     with scopes_disabled():
         idle.delete()
 

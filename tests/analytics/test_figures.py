@@ -25,7 +25,7 @@ from analytics.figures import (
 )
 from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay, ViewRefresh
 from analytics.selectors import report_for
-from analytics.services import view_refresh
+from analytics.services import table_rebuild
 from bookings.models import BookingStatus, Closure, PaymentStatus, ServiceKind
 from config.row_security import platform_wide
 from tests.factories import (
@@ -219,7 +219,7 @@ def refreshed(rentals) -> Rentals:
     """The scenario with every view refreshed at AS_OF (the app's clock)."""
     with time_machine.travel(AS_OF, tick=False):
         for view in ReportView:
-            assert view_refresh(view=view) is not None
+            assert table_rebuild(view=view) is not None
     return rentals
 
 
@@ -645,11 +645,11 @@ def test_the_report_is_the_same_whenever_the_views_were_refreshed(rentals, refre
 
     with time_machine.travel(AS_OF, tick=False):
         for view in ReportView:
-            view_refresh(view=view)
+            table_rebuild(view=view)
     expected = report()
     with time_machine.travel(refreshed_at, tick=False):
         for view in ReportView:
-            view_refresh(view=view)
+            table_rebuild(view=view)
     actual = report()
 
     assert actual.days == expected.days

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
 from analytics.models import ReportView
-from analytics.services import view_refresh
+from analytics.services import table_rebuild
 from bookings.models import Booking, BookingStatus, Payment, PaymentKind, PaymentMethod
 from config.row_security import platform_wide
 from tests.factories import BookingFactory
@@ -73,7 +73,7 @@ def alpha(db, fixed_now) -> ReportingTenant:
         cursor.execute("ANALYZE bookings_booking")
         cursor.execute("ANALYZE bookings_payment")
     for view in ReportView:
-        view_refresh(view=view)
+        table_rebuild(view=view)
     return tenant
 
 

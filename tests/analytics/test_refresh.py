@@ -19,8 +19,8 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from analytics.models import LocationDay, ReportView, ResourceDay, ViewRefresh
-from analytics.services import figures_update, view_refresh
-from analytics.tasks import analytics_views_refresh
+from analytics.services import figures_update, table_rebuild
+from analytics.tasks import analytics_tables_rebuild
 from config.row_security import platform_wide
 from tests.analytics.history import refresh_counts, views_emptied
 from tests.factories import BookingFactory
@@ -182,7 +182,7 @@ def committed(transactional_db, fixed_now) -> CarWash:
 def test_a_concurrent_refresh_lets_readers_read_the_old_rows(committed):
     # given a rebuild that has replaced the table's rows and is still in its transaction
     record = record_locked(LOCATION_DAY)
-    refresh = Connection(lambda: view_refresh(view=LOCATION_DAY)).begin()
+    refresh = Connection(lambda: table_rebuild(view=LOCATION_DAY)).begin()
     try:
         wait_until(lambda: waits_at_its_record(refresh, record), "the refresh waits at its record")
         # (DELETE and INSERT take ROW EXCLUSIVE, which readers' ACCESS SHARE does not conflict
@@ -233,7 +233,7 @@ def test_a_refresh_started_while_one_runs_is_skipped(committed):
 
     def refresh() -> ViewRefresh | None:
         barrier.wait(WAIT)
-        return view_refresh(view=LOCATION_DAY)
+        return table_rebuild(view=LOCATION_DAY)
 
     # when two refreshes of the view start at the same moment
     both = [Connection(refresh).begin() for _ in range(2)]
@@ -261,7 +261,7 @@ def test_two_refresh_tasks_started_together_refresh_each_view_once(committed):
 
     def task() -> dict[str, bool]:
         barrier.wait(WAIT)
-        return analytics_views_refresh.apply().get()
+        return analytics_tables_rebuild.apply().get()
 
     # when two beats start the task at the same moment
     tasks = [Connection(task).begin() for _ in range(2)]
@@ -343,7 +343,7 @@ def test_refresh_analytics_view_refreshes_that_view_only(committed):
 def test_refresh_analytics_skips_a_view_being_refreshed_and_says_so(committed):
     # given a refresh of the location-day view in progress elsewhere
     record = record_locked(LOCATION_DAY)
-    refresh = Connection(lambda: view_refresh(view=LOCATION_DAY)).begin()
+    refresh = Connection(lambda: table_rebuild(view=LOCATION_DAY)).begin()
     try:
         wait_until(lambda: waits_at_its_record(refresh, record), "the refresh waits at its record")
         out = StringIO()
@@ -372,7 +372,7 @@ def test_refresh_analytics_skips_a_view_being_refreshed_and_says_so(committed):
 def test_an_update_started_while_a_rebuild_runs_is_skipped(committed):
     # given a rebuild of one table in its transaction
     record = record_locked(LOCATION_DAY)
-    refresh = Connection(lambda: view_refresh(view=LOCATION_DAY)).begin()
+    refresh = Connection(lambda: table_rebuild(view=LOCATION_DAY)).begin()
     try:
         wait_until(lambda: waits_at_its_record(refresh, record), "the refresh waits at its record")
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from analytics.models import ReportView
 from analytics.selectors import report_for
-from analytics.services import view_refresh
+from analytics.services import table_rebuild
 from bookings.models import PaymentMethod
 from bookings.services import booking_cancel, payment_record, payment_refund
 from tests.scenarios import NOW, TWO_DAYS_AGO, ReportingTenant
@@ -27,7 +27,7 @@ def alpha(db, fixed_now) -> ReportingTenant:
     refreshed now, so today is the live slice's."""
     tenant = ReportingTenant("Alpha", main_price="101.00", annex_price="202.00")
     for view in ReportView:
-        view_refresh(view=view)
+        table_rebuild(view=view)
     return tenant
 
 

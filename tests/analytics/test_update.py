@@ -18,7 +18,7 @@ from django_scopes import scopes_disabled
 
 from accounts.tenancy import organization_scope
 from analytics.models import ReportView, TouchedDay, ViewRefresh
-from analytics.services import figures_update, view_refresh
+from analytics.services import figures_update, table_rebuild
 from bookings.models import Booking, BookingStatus, PaymentMethod
 from bookings.services.payments import payment_record
 from config.row_security import platform_wide
@@ -49,7 +49,7 @@ def table_rows() -> dict[str, list[dict]]:
 def rebuild_all(at: datetime) -> None:
     with time_machine.travel(at, tick=False):
         for view in ReportView:
-            assert view_refresh(view=view) is not None
+            assert table_rebuild(view=view) is not None
 
 
 def update(at: datetime):

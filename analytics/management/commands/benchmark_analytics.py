@@ -40,7 +40,7 @@ from knox.models import AuthToken
 
 from accounts.models import Membership, Organization, Role, User
 from analytics.models import LocationDay, OfferingMonth, ReportView, ResourceDay
-from analytics.services import figures_update, view_refresh
+from analytics.services import figures_update, table_rebuild
 from bookings.models import Booking
 from config.row_security import platform_wide
 
@@ -209,7 +209,7 @@ def _refresh_times(view: ReportView, repeat: int) -> list[float]:
     seconds = []
     for _ in range(repeat):
         started = time.perf_counter()
-        if view_refresh(view=view) is None:
+        if table_rebuild(view=view) is None:
             raise CommandError(f"{view.value} is being refreshed by another process; try again.")
         seconds.append(time.perf_counter() - started)
     return seconds

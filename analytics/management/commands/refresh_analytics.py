@@ -7,7 +7,7 @@ only the days writes have touched since the last refresh, as beat does every few
 from django.core.management.base import BaseCommand
 
 from analytics.models import ReportView
-from analytics.services import figures_update, view_refresh
+from analytics.services import figures_update, table_rebuild
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 )
             return
         for name in view or ReportView.values:
-            refresh = view_refresh(view=ReportView(name))
+            refresh = table_rebuild(view=ReportView(name))
             if refresh is None:
                 self.stdout.write(f"{name}: skipped, another refresh of it is running")
             else:
