@@ -105,12 +105,12 @@ class TouchedDay(models.Model):
     """A location's local day whose figures a write has made stale since they were computed.
 
     Marked by triggers on bookings and payments in the writing transaction (analytics
-    migration 0005); read and deleted by the update that recomputes the day
+    migration 0005), a row per writing statement and day, never unique (a write must not wait
+    for another's mark); read and deleted by the update that recomputes the day
     (analytics.services.figures_update). Like bookings.DayGeneration it names no organization:
     it holds no tenant's data, only which days to look at again.
     """
 
-    pk = models.CompositePrimaryKey("location_id", "day")
     location_id = models.BigIntegerField()
     day = models.DateField()
 

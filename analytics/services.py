@@ -60,6 +60,47 @@ FROM (SELECT location_id, day FROM claimed UNION SELECT * FROM passed) AS days
 """
 
 
+# The utilization calendar of a location starts on its first booking's local day: when a write
+# moved that day (a booking back-dated before it, the first one moved or deleted), the days
+# between where the table starts and where the calendar now starts are recomputed too (to
+# as_of's day). Returns the touched days with those, sorted and each once.
+CALENDAR_MOVED = """
+WITH moved AS (
+    SELECT l.id AS location_id, moved_day::date AS day
+    FROM accounts_location l
+    CROSS JOIN LATERAL (
+        SELECT min(day) AS first_day, max(day) + 1 AS end_day
+        FROM analytics_resource_day r WHERE r.location_id = l.id
+    ) held
+    CROSS JOIN LATERAL (
+        SELECT (min(b.starts_at) AT TIME ZONE l.time_zone)::date AS first_day
+        FROM bookings_booking b WHERE b.location_id = l.id
+    ) booked
+    CROSS JOIN LATERAL (
+        SELECT (%(as_of)s::timestamptz AT TIME ZONE l.time_zone)::date AS day
+    ) cutoff
+    CROSS JOIN LATERAL generate_series(
+        least(held.first_day, booked.first_day)::timestamp,
+        (least(
+            greatest(
+                coalesce(held.first_day, cutoff.day), coalesce(booked.first_day, held.end_day)
+            ),
+            cutoff.day
+        ) - 1)::timestamp,
+        interval '1 day'
+    ) AS moved_day
+    WHERE l.id = ANY(%(location_ids)s) AND held.first_day IS DISTINCT FROM booked.first_day
+)
+SELECT coalesce(array_agg(location_id ORDER BY location_id, day), '{}'),
+    coalesce(array_agg(day ORDER BY location_id, day), '{}')
+FROM (
+    SELECT * FROM unnest(%(location_ids)s::bigint[], %(days)s::date[]) AS touched(location_id, day)
+    UNION
+    SELECT location_id, day FROM moved
+) AS days
+"""
+
+
 @dataclass(frozen=True)
 class FiguresUpdate:
     """What one update did: as of when, how many local days of a location it recomputed."""
@@ -79,9 +120,10 @@ def table_rebuild(*, view: ReportView) -> ViewRefresh | None:
     """
     as_of = timezone.now()
     started = time.monotonic()
-    with _writing(f"analytics rebuild of {view}", [view], as_of) as cursor:
+    with _writing(f"analytics rebuild of {view}", [view]) as cursor:
         if cursor is None:
             return None
+        _set_as_of(cursor, as_of)
         _rebuild(cursor, view)
         return _record([view], as_of, started)[0]
 
@@ -95,24 +137,31 @@ def figures_update() -> FiguresUpdate | None:
     cannot say which days it holds, so it is rebuilt whole.
     """
     started = time.monotonic()
-    refreshes = {refresh.view: refresh for refresh in ViewRefresh.objects.all()}
-    # A clock a little behind the last refresh's must not hand back days the tables hold.
-    as_of = max([timezone.now(), *(refresh.as_of for refresh in refreshes.values())])
-    since = min((refresh.as_of for refresh in refreshes.values()), default=as_of)
-    with _writing("analytics update of the touched days", ReportView.values, as_of) as cursor:
+    with _writing("analytics update of the touched days", ReportView.values) as cursor:
         if cursor is None:
             return None
+        # Read under the locks: a rebuild or update that committed just before is the start.
+        refreshes = {refresh.view: refresh for refresh in ViewRefresh.objects.all()}
+        # A clock a little behind the last refresh's must not hand back days the tables hold.
+        as_of = max([timezone.now(), *(refresh.as_of for refresh in refreshes.values())])
+        since = min((refresh.as_of for refresh in refreshes.values()), default=as_of)
+        _set_as_of(cursor, as_of)
         cursor.execute(CLAIM_DAYS, {"as_of": as_of, "since": since})
         location_ids, days = cursor.fetchone()
         touched = {"location_ids": location_ids, "days": days}
+        cursor.execute(CALENDAR_MOVED, touched | {"as_of": as_of})
+        calendar_ids, calendar_days = cursor.fetchone()
         for view, (stale, slice_ids, figures) in touched_definitions().items():
+            days_of = touched
+            if view == ReportView.RESOURCE_DAY:
+                days_of = {"location_ids": calendar_ids, "days": calendar_days}
             if view not in refreshes:
                 _rebuild(cursor, view)
-            elif days:
-                cursor.execute(slice_ids, touched)
+            elif days_of["days"]:
+                cursor.execute(slice_ids, days_of)
                 (slice_found,) = cursor.fetchone()
-                cursor.execute(f"DELETE FROM {view} WHERE {stale}", touched)
-                cursor.execute(_insert(view, figures), touched | {"slice": slice_found})
+                cursor.execute(f"DELETE FROM {view} WHERE {stale}", days_of)
+                cursor.execute(_insert(view, figures), days_of | {"slice": slice_found})
         _record(ReportView.values, as_of, started)
         return FiguresUpdate(
             as_of=as_of, days=len(days), duration=timedelta(seconds=time.monotonic() - started)
@@ -120,9 +169,9 @@ def figures_update() -> FiguresUpdate | None:
 
 
 @contextmanager
-def _writing(reason: str, views: list[str], as_of: datetime) -> Iterator[CursorWrapper | None]:
-    """Platform-wide, one durable transaction holding the tables' locks, as_of set for the
-    templates; yields its cursor, or None if another worker holds one of the locks."""
+def _writing(reason: str, views: list[str]) -> Iterator[CursorWrapper | None]:
+    """Platform-wide, one durable transaction holding the tables' locks; yields its cursor, or
+    None if another worker holds one of the locks."""
     with (
         platform_wide(f"{reason}: every organization's rows"),
         # Durable: inside a caller's transaction the locks and records would outlive this.
@@ -135,11 +184,12 @@ def _writing(reason: str, views: list[str], as_of: datetime) -> Iterator[CursorW
             " FROM unnest(%s::text[]) AS view",
             [REFRESH_LOCK_CLASS, views],
         )
-        if not cursor.fetchone()[0]:
-            yield None
-            return
-        cursor.execute("SELECT set_config('analytics.as_of', %s, true)", [as_of.isoformat()])
-        yield cursor
+        yield cursor if cursor.fetchone()[0] else None
+
+
+def _set_as_of(cursor: CursorWrapper, as_of: datetime) -> None:
+    """The instant the templates split the days at (`analytics_as_of()`), for this transaction."""
+    cursor.execute("SELECT set_config('analytics.as_of', %s, true)", [as_of.isoformat()])
 
 
 def _insert(view: str, figures: str) -> str:

@@ -322,6 +322,14 @@ def install(using: str = "default") -> list[str]:
             )
         # After the policies: a source without one is closed to the app role.
         _install_walled_views(cursor, quote, role, expression)
+        # So is any materialized view (it can carry no policy), walled view or not: the
+        # schema-wide grant above reached them too.
+        cursor.execute(
+            "SELECT quote_ident(relname) FROM pg_class"
+            " WHERE relkind = 'm' AND relnamespace = current_schema()::regnamespace"
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"REVOKE ALL ON {name} FROM {role}")
     return tables
 
 

@@ -9,7 +9,10 @@ itself, put on here (and again by post_migrate) so no reader ever finds it open.
 `analytics_touched_day` collects the local days whose figures a write made stale: triggers on
 bookings and payments mark them in the writing transaction (as the availability generations
 are bumped: they see every write, cost the booking no round trip, and commit with it or not at
-all). The update reads and deletes the marks it recomputes.
+all). The update reads and deletes the marks it recomputes. A mark is a row of its own for
+each writing statement, with no unique key: a write never waits for another's mark nor for an
+update's claim, and a mark an update could not see yet (its write not committed) is not the one
+it deletes, so it stays for the next update.
 """
 
 from importlib import import_module
@@ -107,19 +110,22 @@ BEGIN
         SELECT DISTINCT touched.* FROM new_rows b
         CROSS JOIN LATERAL analytics_booking_days(
             b.location_id, b.created_at, b.starts_at, b.ends_at, TRUE) AS touched
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING;
+        ;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO analytics_touched_day (location_id, day)
         SELECT DISTINCT touched.* FROM old_rows b
         CROSS JOIN LATERAL analytics_booking_days(
             b.location_id, b.created_at, b.starts_at, b.ends_at, TRUE) AS touched
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING;
+        ;
     ELSE
         INSERT INTO analytics_touched_day (location_id, day)
         SELECT DISTINCT touched.* FROM old_rows o
         JOIN new_rows n ON n.id = o.id
+            -- What the figures read: a reminder sent or a note written changes none.
+            AND (o.status, o.starts_at, o.ends_at, o.location_id, o.resource_id, o.service_id,
+                 o.customer_id, o.created_at)
+            IS DISTINCT FROM (n.status, n.starts_at, n.ends_at, n.location_id, n.resource_id,
+                 n.service_id, n.customer_id, n.created_at)
         CROSS JOIN LATERAL (
             SELECT (o.location_id, o.created_at) IS DISTINCT FROM (n.location_id, n.created_at)
         ) AS moved(made)
@@ -130,8 +136,7 @@ BEGIN
             SELECT * FROM analytics_booking_days(
                 n.location_id, n.created_at, n.starts_at, n.ends_at, moved.made)
         ) AS touched
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING;
+        ;
     END IF;
     RETURN NULL;
 END
@@ -156,8 +161,7 @@ BEGIN
     FROM changed_rows p
     JOIN bookings_booking b ON b.id = p.booking_id
     JOIN accounts_location l ON l.id = b.location_id
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING;
+    ;
     RETURN NULL;
 END
 $$;
@@ -184,7 +188,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="TouchedDay",
             fields=[
-                ("pk", models.CompositePrimaryKey("location_id", "day", blank=True, editable=False, primary_key=True, serialize=False)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("location_id", models.BigIntegerField()),
                 ("day", models.DateField()),
             ],

@@ -18,9 +18,10 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from analytics.models import LocationDay, ReportView, ResourceDay, ViewRefresh
+from analytics.models import LocationDay, ReportView, ResourceDay, TouchedDay, ViewRefresh
 from analytics.services import figures_update, table_rebuild
 from analytics.tasks import analytics_tables_rebuild
+from bookings.models import Booking, BookingStatus
 from config.row_security import platform_wide
 from tests.analytics.history import refresh_counts, views_emptied
 from tests.factories import BookingFactory
@@ -383,3 +384,42 @@ def test_an_update_started_while_a_rebuild_runs_is_skipped(committed):
     refresh.outcome()
     record.outcome()
     assert figures_update() is not None  # and runs once the rebuild is done
+
+
+def test_a_write_an_update_could_not_see_stays_marked_for_the_next_one(committed):
+    wash = committed
+    for view in ReportView:
+        table_rebuild(view=view)
+    TouchedDay.objects.all().delete()  # the rebuild counted the fixture's writes
+    booking = wash.booking  # completed, on 1 December 2029 in Helsinki
+    day = booking.starts_at.astimezone(HELSINKI).date()
+    # given the booking's day marked by a committed write (a no-show recorded)
+    with scopes_disabled():
+        Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.NO_SHOW)
+
+    def completed_after_all() -> None:
+        with scopes_disabled():
+            Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.COMPLETED)
+
+    # and a second write to that day, not committed yet
+    write = Hold(completed_after_all).begin()
+    try:
+        # when an update runs meanwhile: it does not wait for the write, nor sees it
+        assert Connection(figures_update).begin().outcome().days == 1
+        assert outcomes_on(wash.location, day) == (0, 1)
+    finally:
+        write.release()
+    write.outcome()
+
+    # then the write's own mark is still there, and the next update brings the write in
+    with scopes_disabled():
+        assert TouchedDay.objects.filter(location_id=wash.location.pk, day=day).exists()
+    figures_update()
+    assert outcomes_on(wash.location, day) == (1, 0)
+
+
+def outcomes_on(location, day) -> tuple[int, int]:
+    """(completed, no-shows) of the location's day in the table."""
+    with scopes_disabled():
+        row = LocationDay.objects.get(location=location, day=day)
+    return row.completed, row.no_shows

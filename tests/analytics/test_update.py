@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import F
 from django_scopes import scopes_disabled
 
 from accounts.tenancy import organization_scope
@@ -111,6 +112,35 @@ def test_an_update_leaves_exactly_the_rows_a_full_rebuild_computes(rebuilt):
     assert done.as_of == NEXT_DAY
     with scopes_disabled():
         assert set(ViewRefresh.objects.values_list("as_of", flat=True)) == {NEXT_DAY}
+
+
+@pytest.mark.parametrize("change", ["booked before the first", "first ones moved later"])
+def test_a_moved_first_booking_moves_the_utilization_calendar_as_a_rebuild_does(rebuilt, change):
+    """Utilization starts on a location's first booking's day: a booking back-dated before
+    Helsinki's first (26 October), or that day's bookings moved a day later, moves where it
+    starts."""
+    s = rebuilt
+    if change == "booked before the first":
+        BookingFactory(
+            past=True,
+            service=s.wash,
+            resource=s.bay1,
+            customer=s.ann,
+            starts_at=hel("10-20 10:00"),
+            created_at=hel("10-20 09:00"),
+        )
+    else:
+        with scopes_disabled():
+            Booking.objects.filter(location=s.hel, starts_at__lt=hel("10-27 00:00")).update(
+                starts_at=F("starts_at") + timedelta(days=1),
+                ends_at=F("ends_at") + timedelta(days=1),
+            )
+
+    update(AS_OF)
+    updated = table_rows()
+
+    rebuild_all(AS_OF)
+    assert updated == table_rows()
 
 
 def test_the_control_without_the_update_the_tables_differ_from_a_rebuild(rebuilt):

@@ -64,6 +64,19 @@ def test_0004_is_reversed_post_migrate_included(back_to_the_latest):
     assert kinds() == dict.fromkeys(VIEWS, "r")
 
 
+def test_reversed_to_0004_the_materialized_views_stay_closed_to_the_app_role(
+    back_to_the_latest,
+):
+    call_command("migrate", *WALLED, verbosity=0)  # post_migrate grants the schema, then closes
+
+    assert kinds() == {**dict.fromkeys(VIEWS, "v"), **{f"{view}_all": "m" for view in VIEWS}}
+    with app_role_connection() as app:
+        for view in VIEWS:
+            assert app.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)  # no scope
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(f"SELECT count(*) FROM {view}_all")
+
+
 def test_0005_keeps_the_rows_behind_the_wall_as_soon_as_it_commits(
     back_to_the_latest, tenant_a, tenant_b
 ):
