@@ -116,6 +116,7 @@ class TouchedDay(models.Model):
 
     class Meta:
         db_table = "analytics_touched_day"
+        indexes = [models.Index(fields=["location_id", "day"], name="touched_day_by_location")]
 
     def __str__(self) -> str:
         return f"location {self.location_id}, {self.day}"

@@ -101,6 +101,17 @@ FROM (
 """
 
 
+# The marks of days not yet past wait for their day, and every write adds its own: one of each
+# day is enough (a day is recomputed once however many writes marked it). The statement sees
+# only committed marks, so the one it keeps is as committed as those it deletes.
+FORGET_REPEATED_MARKS = """
+DELETE FROM analytics_touched_day repeated
+USING analytics_touched_day earlier
+WHERE earlier.location_id = repeated.location_id AND earlier.day = repeated.day
+    AND earlier.id < repeated.id
+"""
+
+
 @dataclass(frozen=True)
 class FiguresUpdate:
     """What one update did: as of when, how many local days of a location it recomputed."""
@@ -148,6 +159,7 @@ def figures_update() -> FiguresUpdate | None:
         _set_as_of(cursor, as_of)
         cursor.execute(CLAIM_DAYS, {"as_of": as_of, "since": since})
         location_ids, days = cursor.fetchone()
+        cursor.execute(FORGET_REPEATED_MARKS)
         touched = {"location_ids": location_ids, "days": days}
         cursor.execute(CALENDAR_MOVED, touched | {"as_of": as_of})
         calendar_ids, calendar_days = cursor.fetchone()

@@ -192,7 +192,10 @@ class Migration(migrations.Migration):
                 ("location_id", models.BigIntegerField()),
                 ("day", models.DateField()),
             ],
-            options={"db_table": "analytics_touched_day"},
+            options={
+                "db_table": "analytics_touched_day",
+                "indexes": [models.Index(fields=["location_id", "day"], name="touched_day_by_location")],
+            },
         ),
         migrations.RunSQL(
             BOOKING_DAYS,

@@ -188,15 +188,18 @@ def test_an_update_recomputes_only_the_touched_days(rebuilt):
 
 def test_days_not_yet_past_stay_marked_for_a_later_update(rebuilt):
     s = rebuilt
-    # given a booking made now for next week
+    # given two bookings made now for next week
     with time_machine.travel(AS_OF, tick=False):
-        BookingFactory(service=s.wash, resource=s.bay1, starts_at=hel("11-08 10:00"))
+        for hour in (10, 11):
+            BookingFactory(service=s.wash, resource=s.bay1, starts_at=hel(f"11-08 {hour}:00"))
     marked = touched_days()
     assert marked == {(s.hel.pk, date(2029, 11, 1)), (s.hel.pk, date(2029, 11, 8))}
+    assert TouchedDay.objects.count() == 4  # a mark per write and day
 
-    # when the update runs today: nothing of it is past
+    # when the update runs today: nothing of it is past, one mark of each day is kept
     assert update(AS_OF).days == 0
     assert touched_days() == marked
+    assert TouchedDay.objects.count() == 2
 
     # a day later the day it was made is past and recomputed (with the days gone by)
     update(NEXT_DAY)
