@@ -1,1 +1,1 @@
-"""Reporting from materialized views (the analytics issue)."""
+"""Reporting: figures per location, resource, service and day, in tables writes mark stale."""

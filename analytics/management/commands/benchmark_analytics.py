@@ -64,7 +64,12 @@ class Command(BaseCommand):
     help = "Time the analytics views' refreshes and the dashboard's and API's responses."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--repeat", type=int, default=3, help="Refreshes of each view.")
+        parser.add_argument(
+            "--repeat",
+            type=int,
+            default=3,
+            help="Rebuilds of each table, and updates of each spread.",
+        )
         parser.add_argument("--requests", type=int, default=20, help="Timed requests of each page.")
         parser.add_argument(
             "--changes", type=int, default=1000, help="Bookings changed before each update."
@@ -112,9 +117,9 @@ class Command(BaseCommand):
             f"PostgreSQL {server_version}: '{SLUG}' has {bookings:,} bookings "
             f"({all_bookings:,} in the database)\n"
         )
-        self.stdout.write(f"Refreshes, {repeat} of each view (each rebuilds every organization):\n")
+        self.stdout.write(f"Rebuilds, {repeat} of each table (each rebuilds every organization):\n")
         self._table(
-            ["view", f"rows ({SLUG})", "rows (all)", "min", "median"],
+            ["table", f"rows ({SLUG})", "rows (all)", "min", "median"],
             [
                 [
                     view.value,
