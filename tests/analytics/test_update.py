@@ -74,6 +74,19 @@ def rebuilt(db) -> Rentals:
     return rentals
 
 
+def late_walk_in(s: Rentals, bay, customer, *, starts: str, made: str) -> None:
+    """A completed wash in Helsinki, recorded at `made` (wall-clock times of 2029)."""
+    BookingFactory(
+        past=True,
+        service=s.wash,
+        resource=bay,
+        customer=customer,
+        starts_at=hel(starts),
+        created_at=hel(made),
+        status=BookingStatus.COMPLETED,
+    )
+
+
 def change_the_past(s: Rentals) -> None:
     """What a desk does to days already in the tables: outcomes, money, moves, deletions, a
     walk-in recorded late, a cancellation, and another organization's no-show."""
@@ -87,15 +100,7 @@ def change_the_past(s: Rentals) -> None:
         Booking.objects.filter(pk=s.b1.pk).update(status=BookingStatus.NO_SHOW)
     with organization_scope(s.organization):
         payment_record(actor=None, booking=h9, amount=Decimal("10.00"), method=PaymentMethod.CASH)
-    BookingFactory(
-        past=True,
-        service=s.wash,
-        resource=s.bay2,
-        customer=s.ben,
-        starts_at=hel("10-30 09:00"),
-        created_at=hel("10-31 18:00"),
-        status=BookingStatus.COMPLETED,
-    )
+    late_walk_in(s, s.bay2, s.ben, starts="10-30 09:00", made="10-31 18:00")
 
 
 def test_an_update_leaves_exactly_the_rows_a_full_rebuild_computes(rebuilt):
@@ -121,14 +126,7 @@ def test_a_moved_first_booking_moves_the_utilization_calendar_as_a_rebuild_does(
     starts."""
     s = rebuilt
     if change == "booked before the first":
-        BookingFactory(
-            past=True,
-            service=s.wash,
-            resource=s.bay1,
-            customer=s.ann,
-            starts_at=hel("10-20 10:00"),
-            created_at=hel("10-20 09:00"),
-        )
+        late_walk_in(s, s.bay1, s.ann, starts="10-20 10:00", made="10-20 09:00")
     else:
         with scopes_disabled():
             Booking.objects.filter(location=s.hel, starts_at__lt=hel("10-27 00:00")).update(

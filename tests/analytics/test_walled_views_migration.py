@@ -36,6 +36,17 @@ def migrate_without_post_migrate(target) -> None:
         MigrationExecutor(connection).migrate([target])
 
 
+def assert_walled_views_over_closed_materialized_views() -> None:
+    """0004's state: the names are walled views the app role reads (nothing without a scope),
+    the materialized views behind them are closed to it."""
+    assert kinds() == {**dict.fromkeys(VIEWS, "v"), **{f"{view}_all": "m" for view in VIEWS}}
+    with app_role_connection() as app:
+        for view in VIEWS:
+            assert app.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)  # no scope
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(f"SELECT count(*) FROM {view}_all")
+
+
 @pytest.fixture
 def back_to_the_latest(transactional_db):
     yield
@@ -48,12 +59,7 @@ def test_the_names_are_walled_views_as_soon_as_0004_commits(back_to_the_latest):
 
     migrate_without_post_migrate(WALLED)  # post_migrate has not run yet
 
-    assert kinds() == {**dict.fromkeys(VIEWS, "v"), **{f"{view}_all": "m" for view in VIEWS}}
-    with app_role_connection() as app:
-        for view in VIEWS:
-            assert app.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)  # no scope
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                app.execute(f"SELECT count(*) FROM {view}_all")
+    assert_walled_views_over_closed_materialized_views()
 
 
 def test_0004_is_reversed_post_migrate_included(back_to_the_latest):
@@ -69,12 +75,7 @@ def test_reversed_to_0004_the_materialized_views_stay_closed_to_the_app_role(
 ):
     call_command("migrate", *WALLED, verbosity=0)  # post_migrate grants the schema, then closes
 
-    assert kinds() == {**dict.fromkeys(VIEWS, "v"), **{f"{view}_all": "m" for view in VIEWS}}
-    with app_role_connection() as app:
-        for view in VIEWS:
-            assert app.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)  # no scope
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                app.execute(f"SELECT count(*) FROM {view}_all")
+    assert_walled_views_over_closed_materialized_views()
 
 
 def test_0005_keeps_the_rows_behind_the_wall_as_soon_as_it_commits(
